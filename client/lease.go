@@ -1,0 +1,268 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
+)
+
+// leaseManager shares etcd leases among keys: it hands out the current lease
+// until maxKeys keys are attached to it, then grants a new one. Sharing keeps
+// the number of keepalives small; the cap keeps every Put cheap, since etcd
+// does work proportional to the keys already on a lease (etcd #15993).
+//
+// Each lease is held by a concurrency.Session, which keeps it alive until the
+// client closes. When a session ends while the client lives, the lease has
+// expired on the server: the manager forgets it and reports every key that
+// was attached to it through onExpired, so that owners can write them again.
+//
+// A client has two managers: one for data keys (TTL --kvstore-lease-ttl) and
+// one for locks and the connection session (TTL 25 s).
+type leaseManager struct {
+	client    *clientv3.Client
+	clientCtx context.Context // lifetime of the client; sessions are bound to it
+	ttl       time.Duration
+	maxKeys   int
+	log       logrus.FieldLogger
+	onExpired func(keys []string) // may be nil; called without mu held
+
+	mu        sync.Mutex
+	current   clientv3.LeaseID
+	leases    map[clientv3.LeaseID]*leaseEntry
+	keys      map[string]clientv3.LeaseID
+	acquiring chan struct{} // non-nil while a grant is in flight
+
+	wg sync.WaitGroup // expiry watchers
+}
+
+type leaseEntry struct {
+	session *concurrency.Session
+	count   int
+}
+
+func newLeaseManager(clientCtx context.Context, cl *clientv3.Client, ttl time.Duration, maxKeys int,
+	log logrus.FieldLogger, onExpired func([]string)) *leaseManager {
+	return &leaseManager{
+		client:    cl,
+		clientCtx: clientCtx,
+		ttl:       ttl,
+		maxKeys:   maxKeys,
+		log:       log,
+		onExpired: onExpired,
+		leases:    make(map[clientv3.LeaseID]*leaseEntry),
+		keys:      make(map[string]clientv3.LeaseID),
+	}
+}
+
+// GetLeaseID returns the lease key must be written with, attaching the key to
+// it if it is not attached yet.
+func (m *leaseManager) GetLeaseID(ctx context.Context, key string) (clientv3.LeaseID, error) {
+	s, err := m.GetSession(ctx, key)
+	if err != nil {
+		return clientv3.NoLease, err
+	}
+	return s.Lease(), nil
+}
+
+// GetSession returns the session of the lease key is attached to, attaching it
+// to the current lease, to any lease with room left, or to a newly granted
+// one. Only one grant runs at a time; concurrent callers wait for it.
+func (m *leaseManager) GetSession(ctx context.Context, key string) (*concurrency.Session, error) {
+	for {
+		m.mu.Lock()
+		if id, ok := m.keys[key]; ok {
+			s := m.leases[id].session
+			m.mu.Unlock()
+			return s, nil
+		}
+		if s := m.attachLocked(key); s != nil {
+			m.mu.Unlock()
+			return s, nil
+		}
+		if wait := m.acquiring; wait != nil {
+			m.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-m.clientCtx.Done():
+				return nil, errClosed(m.clientCtx)
+			}
+		}
+		done := make(chan struct{})
+		m.acquiring = done
+		m.mu.Unlock()
+
+		session, err := m.grant(ctx)
+
+		m.mu.Lock()
+		m.acquiring = nil
+		close(done)
+		if err != nil {
+			m.mu.Unlock()
+			return nil, err
+		}
+		m.leases[session.Lease()] = &leaseEntry{session: session}
+		m.current = session.Lease()
+		m.mu.Unlock()
+	}
+}
+
+// attachLocked attaches key to the current lease or to any lease with room.
+func (m *leaseManager) attachLocked(key string) *concurrency.Session {
+	if e, ok := m.leases[m.current]; ok && e.count < m.maxKeys {
+		return m.attachToLocked(key, m.current, e)
+	}
+	for id, e := range m.leases {
+		if e.count < m.maxKeys {
+			m.current = id
+			return m.attachToLocked(key, id, e)
+		}
+	}
+	return nil
+}
+
+func (m *leaseManager) attachToLocked(key string, id clientv3.LeaseID, e *leaseEntry) *concurrency.Session {
+	e.count++
+	m.keys[key] = id
+	return e.session
+}
+
+// grant creates a lease and its keepalive session, and starts watching it
+// for expiry.
+func (m *leaseManager) grant(ctx context.Context) (*concurrency.Session, error) {
+	ttl := int64(m.ttl / time.Second)
+	if ttl < 1 {
+		ttl = 1
+	}
+	resp, err := m.client.Grant(ctx, ttl)
+	if err != nil {
+		return nil, err
+	}
+	session, err := concurrency.NewSession(m.client,
+		concurrency.WithLease(resp.ID),
+		concurrency.WithTTL(int(ttl)),
+		concurrency.WithContext(m.clientCtx))
+	if err != nil {
+		return nil, err
+	}
+	m.log.WithFields(logrus.Fields{"lease": leaseHex(resp.ID), "ttl": m.ttl}).Debug("New lease granted")
+	m.wg.Add(1)
+	go m.watchExpiry(session)
+	return session, nil
+}
+
+// watchExpiry waits for the end of a session. An end while the client lives
+// means the lease is gone on the server.
+func (m *leaseManager) watchExpiry(s *concurrency.Session) {
+	defer m.wg.Done()
+	select {
+	case <-s.Done():
+	case <-m.clientCtx.Done():
+		return
+	}
+	if m.clientCtx.Err() != nil {
+		return
+	}
+	m.expire(s.Lease())
+}
+
+// expire forgets lease id and reports the keys attached to it. It runs once
+// per lease: whichever of watchExpiry and CancelIfExpired comes first.
+func (m *leaseManager) expire(id clientv3.LeaseID) {
+	m.mu.Lock()
+	if _, ok := m.leases[id]; !ok {
+		m.mu.Unlock()
+		return
+	}
+	delete(m.leases, id)
+	if m.current == id {
+		m.current = clientv3.NoLease
+	}
+	var lost []string
+	for k, l := range m.keys {
+		if l == id {
+			lost = append(lost, k)
+			delete(m.keys, k)
+		}
+	}
+	m.mu.Unlock()
+	m.log.WithFields(logrus.Fields{"lease": leaseHex(id), "keys": len(lost)}).Warning("Lease expired")
+	if m.onExpired != nil && len(lost) > 0 {
+		m.onExpired(lost)
+	}
+}
+
+// Release detaches key from its lease. The lease itself stays for reuse.
+func (m *leaseManager) Release(key string) {
+	m.mu.Lock()
+	m.releaseLocked(key)
+	m.mu.Unlock()
+}
+
+// ReleasePrefix detaches every key starting with prefix.
+func (m *leaseManager) ReleasePrefix(prefix string) {
+	m.mu.Lock()
+	for k := range m.keys {
+		if strings.HasPrefix(k, prefix) {
+			m.releaseLocked(k)
+		}
+	}
+	m.mu.Unlock()
+}
+
+func (m *leaseManager) releaseLocked(key string) {
+	id, ok := m.keys[key]
+	if !ok {
+		return
+	}
+	delete(m.keys, key)
+	if e, ok := m.leases[id]; ok && e.count > 0 {
+		e.count--
+	}
+}
+
+// KeyHasLease reports whether key is attached to exactly lease id.
+func (m *leaseManager) KeyHasLease(key string, id clientv3.LeaseID) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, ok := m.keys[key]
+	return ok && l == id
+}
+
+// CancelIfExpired drops lease id when err says the server no longer knows it:
+// its keys are reported as lost, its keepalive stops, and the next caller
+// gets a fresh lease. It reports whether it did so; other errors are ignored.
+func (m *leaseManager) CancelIfExpired(err error, id clientv3.LeaseID) bool {
+	if err == nil || id == clientv3.NoLease || !isLeaseNotFound(err) {
+		return false
+	}
+	m.mu.Lock()
+	e, ok := m.leases[id]
+	m.mu.Unlock()
+	if ok {
+		m.expire(id)
+		e.session.Orphan()
+	}
+	return true
+}
+
+func isLeaseNotFound(err error) bool { return errors.Is(err, rpctypes.ErrLeaseNotFound) }
+
+// TotalLeases returns how many leases the manager holds.
+func (m *leaseManager) TotalLeases() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.leases)
+}
+
+// Wait waits for the expiry watchers; call after the client ctx is cancelled.
+func (m *leaseManager) Wait() { m.wg.Wait() }
