@@ -67,6 +67,10 @@ func (l *Limiter) Release() {
 // waitToken is rate.Limiter.Wait with accounting of the delays, so that tests
 // and metrics can see how much the limiter held requests back.
 func (l *Limiter) waitToken(ctx context.Context) error {
+	// Fast path without allocation: a token is available now.
+	if l.bucket.Allow() {
+		return nil
+	}
 	r := l.bucket.Reserve()
 	if !r.OK() {
 		return fmt.Errorf("rate limiter: burst too small")
