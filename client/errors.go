@@ -7,32 +7,16 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/client/internal/validate"
 )
 
-// requestOverhead is what a Put request carries besides key and value
-// (lease, flags, protobuf framing), with a margin.
-const requestOverhead = 512
-
-func checkKey(key string) error {
-	if key == "" {
-		return kvstore.ErrEmptyKey
-	}
-	return nil
-}
+// checkKey and checkWrite delegate to package validate, which the in-memory
+// backend shares, so both backends refuse the same requests the same way.
+func checkKey(key string) error { return validate.Key(key) }
 
 // checkWrite rejects a write that the server would refuse for its size,
 // naming the size and the limit.
-func checkWrite(key string, value []byte, limit int) error {
-	if key == "" {
-		return kvstore.ErrEmptyKey
-	}
-	if n := len(key) + len(value) + requestOverhead; n > limit {
-		return fmt.Errorf("%w: %d bytes of key and value exceed the server's request limit of %d bytes "+
-			"(etcd --max-request-bytes, 1.5 MiB by default): store less per key or raise the limit",
-			kvstore.ErrValueTooLarge, len(key)+len(value), limit-requestOverhead)
-	}
-	return nil
-}
+func checkWrite(key string, value []byte, limit int) error { return validate.Write(key, value, limit) }
 
 // opError is the error of an operation on a key: "kvstore: update "k": cause".
 // It unwraps to the cause, so sentinel errors and etcd errors still match.
