@@ -22,9 +22,10 @@ type Table struct {
 }
 
 type entry struct {
-	owner    Owner
-	acquired time.Time
-	released chan struct{} // closed when this acquisition ends
+	owner     Owner
+	acquired  time.Time
+	released  chan struct{} // closed when this acquisition ends
+	releasing bool          // the owner is unlocking: GC must not interfere
 }
 
 // New returns an empty table registered for RunGC.
@@ -71,6 +72,30 @@ func (t *Table) Unlock(path string, owner Owner) bool {
 	return true
 }
 
+// Holds reports whether owner still holds path: false once it unlocked or
+// the GC released it.
+func (t *Table) Holds(path string, owner Owner) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := t.held[path]
+	return ok && e.owner == owner
+}
+
+// BeginUnlock tells the table that owner is about to release path and
+// reports whether it still holds it. From then on the GC leaves the entry
+// alone, so that until Unlock nobody else can take path: the owner may act
+// on what it holds (delete its etcd key) without re-checking ownership.
+func (t *Table) BeginUnlock(path string, owner Owner) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := t.held[path]
+	if !ok || e.owner != owner {
+		return false
+	}
+	e.releasing = true
+	return true
+}
+
 // Held returns the number of held paths.
 func (t *Table) Held() int {
 	t.mu.Lock()
@@ -91,7 +116,7 @@ func (t *Table) GC(timeout time.Duration) []Stale {
 	var out []Stale
 	t.mu.Lock()
 	for p, e := range t.held {
-		if age := now.Sub(e.acquired); age > timeout {
+		if age := now.Sub(e.acquired); age > timeout && !e.releasing {
 			delete(t.held, p)
 			close(e.released)
 			out = append(out, Stale{Path: p, Age: age})

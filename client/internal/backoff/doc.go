@@ -1,0 +1,7 @@
+// Package backoff spaces out retries: exponentially growing waits with
+// jitter, bounded below and above, that end early when the caller's ctx ends.
+//
+// Retries against a store that is already struggling (no leader, too many
+// requests, quorum loss) must not arrive in lockstep from thousands of
+// clients: the growth gives the server room, the jitter breaks the lockstep.
+package backoff
