@@ -16,6 +16,7 @@ type Limiter struct {
 	bucket   *rate.Limiter
 	inflight chan struct{} // nil: unbounded
 
+	acquires   atomic.Int64 // requests admitted by Acquire
 	waits      atomic.Int64 // requests that had to wait for a token
 	waitedNano atomic.Int64 // total delay handed out by the bucket
 	maxWait    atomic.Int64 // longest single delay
@@ -45,11 +46,13 @@ func (l *Limiter) Acquire(ctx context.Context) error {
 	}
 	select {
 	case l.inflight <- struct{}{}:
+		l.acquires.Add(1)
 		return nil
 	default:
 	}
 	select {
 	case l.inflight <- struct{}{}:
+		l.acquires.Add(1)
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("waiting for a free request slot: %w", ctx.Err())
@@ -114,12 +117,39 @@ func (l *Limiter) QPS() float64 {
 	return float64(l.bucket.Limit())
 }
 
-// Stats reports how many requests had to wait for a token, the total delay
-// the bucket imposed, and the longest single delay.
+// Burst returns the bucket size: how many requests may pass at once after a
+// quiet period.
+func (l *Limiter) Burst() int {
+	if l == nil {
+		return 0
+	}
+	return l.bucket.Burst()
+}
+
+// MaxInflight returns the bound on concurrent requests.
+func (l *Limiter) MaxInflight() int {
+	if l == nil {
+		return 0
+	}
+	return cap(l.inflight)
+}
+
+// Inflight returns how many requests hold a slot right now.
+func (l *Limiter) Inflight() int {
+	if l == nil {
+		return 0
+	}
+	return len(l.inflight)
+}
+
+// Stats reports how many requests were admitted, how many of them had to
+// wait for a token, the total delay the bucket imposed, and the longest single
+// delay. The counters only grow.
 type Stats struct {
-	Waits   int64
-	Waited  time.Duration
-	MaxWait time.Duration
+	Acquires int64
+	Waits    int64
+	Waited   time.Duration
+	MaxWait  time.Duration
 }
 
 // Stats returns the accumulated waits.
@@ -128,8 +158,9 @@ func (l *Limiter) Stats() Stats {
 		return Stats{}
 	}
 	return Stats{
-		Waits:   l.waits.Load(),
-		Waited:  time.Duration(l.waitedNano.Load()),
-		MaxWait: time.Duration(l.maxWait.Load()),
+		Acquires: l.acquires.Load(),
+		Waits:    l.waits.Load(),
+		Waited:   time.Duration(l.waitedNano.Load()),
+		MaxWait:  time.Duration(l.maxWait.Load()),
 	}
 }
