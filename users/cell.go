@@ -1,0 +1,166 @@
+package users
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/cilium/hive/cell"
+	"github.com/sirupsen/logrus"
+
+	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/promise"
+)
+
+// Cell keeps the etcd users in line with the file named by
+// --kvstore-users-file; see the package documentation.
+var Cell = cell.Module(
+	"kvstore-users",
+	"KVStore users file sync",
+
+	cell.Config(DefaultConfig),
+	cell.Invoke(registerSync),
+)
+
+type params struct {
+	cell.In
+
+	Lifecycle cell.Lifecycle
+	Config    Config
+	KV        promise.Promise[kvstore.BackendOperations]
+	Users     promise.Promise[kvstore.BackendOperationsUserMgmt]
+	Log       logrus.FieldLogger `optional:"true"`
+}
+
+func registerSync(p params) error {
+	if p.Config.KVStoreUsersFile == "" {
+		return nil
+	}
+	if err := p.Config.Validate(); err != nil {
+		return fmt.Errorf("kvstore users configuration: %w", err)
+	}
+	log := p.Log
+	if log == nil {
+		log = logrus.StandardLogger()
+	}
+	log = log.WithFields(logrus.Fields{"subsys": "kvstore-users", "file": p.Config.KVStoreUsersFile})
+	p.Lifecycle.Append(&watcher{cfg: p.Config, kv: p.KV, users: p.Users, log: log})
+	return nil
+}
+
+// watcher polls the users file and syncs the users when its content
+// changed. It polls (every --kvstore-users-sync-interval) instead of using
+// inotify: files mounted from Kubernetes ConfigMaps and Secrets change by a
+// symlink swap that inotify watches on the file miss, and reading a small
+// file now and then costs nothing. It compares a hash of the content rather
+// than the modification time, whose granularity can hide a quick rewrite.
+type watcher struct {
+	cfg   Config
+	kv    promise.Promise[kvstore.BackendOperations]
+	users promise.Promise[kvstore.BackendOperationsUserMgmt]
+	log   logrus.FieldLogger
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Start implements cell.HookInterface; the work runs in a goroutine, since
+// it waits for the kvstore connection.
+func (w *watcher) Start(cell.HookContext) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	w.cancel, w.done = cancel, make(chan struct{})
+	go w.run(ctx)
+	return nil
+}
+
+// Stop implements cell.HookInterface.
+func (w *watcher) Stop(ctx cell.HookContext) error {
+	w.cancel()
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stopping the users file sync: %w", ctx.Err())
+	}
+}
+
+func (w *watcher) run(ctx context.Context) {
+	defer close(w.done)
+	kv, err := w.kv.Await(ctx)
+	if err == nil {
+		var um kvstore.BackendOperationsUserMgmt
+		um, err = w.users.Await(ctx)
+		if err == nil {
+			w.loop(ctx, &Syncer{KV: kv, Users: um, StateKey: w.cfg.KVStoreUsersStateKey, Log: w.log})
+			return
+		}
+	}
+	switch {
+	case ctx.Err() != nil:
+	case errors.Is(err, kvstore.ErrNotConfigured):
+		w.log.Warn("A users file is configured but the kvstore is not (--kvstore): users are not synced")
+	default:
+		w.log.WithError(err).Error("No kvstore client: users are not synced")
+	}
+}
+
+func (w *watcher) loop(ctx context.Context, s *Syncer) {
+	ticker := time.NewTicker(w.cfg.KVStoreUsersSyncInterval)
+	defer ticker.Stop()
+	var (
+		seen    [sha256.Size]byte // content last looked at
+		hasSeen bool
+		lastErr string // last reported problem, to log each once
+	)
+	for {
+		data, err := os.ReadFile(w.cfg.KVStoreUsersFile)
+		switch {
+		case err != nil:
+			hasSeen = false
+			w.report(&lastErr, fmt.Errorf("reading the users file: %w", err), errors.Is(err, fs.ErrNotExist))
+		case !hasSeen || sha256.Sum256(data) != seen:
+			sum := sha256.Sum256(data)
+			desired, err := ParseFile(data)
+			if err != nil {
+				// Remember the content: it is not parsed again until it
+				// changes, and the users stay as they are.
+				seen, hasSeen = sum, true
+				w.report(&lastErr, fmt.Errorf("malformed users file, leaving users untouched: %w", err), false)
+				break
+			}
+			if err := s.Sync(ctx, desired); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				// Not remembered: retried at the next tick.
+				w.report(&lastErr, err, false)
+				break
+			}
+			seen, hasSeen, lastErr = sum, true, ""
+			w.log.WithField("users", len(desired)).Info("Users synced with the users file")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// report logs err unless it repeats the last one, so that a broken file or
+// an unreachable store gives one line, not one per interval.
+func (w *watcher) report(last *string, err error, warnOnly bool) {
+	if err.Error() == *last {
+		return
+	}
+	*last = err.Error()
+	if warnOnly {
+		w.log.WithError(err).Warn("Users file not available yet")
+		return
+	}
+	w.log.WithError(err).Error("Users not synced")
+}
