@@ -64,6 +64,11 @@ type etcdClient struct {
 	lock   lockState   // etcd_lock.go
 	status statusState // etcd_status.go
 
+	// spawnMu orders spawn against Close: once closing is set no goroutine
+	// joins wg, so Close's wg.Wait cannot race a late wg.Add.
+	spawnMu sync.Mutex
+	closing bool
+
 	closeOnce sync.Once
 }
 
@@ -90,19 +95,16 @@ func newEtcdClient(ctx context.Context, opts map[string]string, extra *kvstore.E
 		maxRequestBytes: defaultMaxRequestBytes,
 		metrics:         newOpMetrics(extra),
 	}
-	qps := o.qps
+	// Burst and the inflight bound follow etcd.qps even during bootstrap;
+	// only the rate starts at etcd.bootstrapQps (SetQPS keeps the burst).
+	c.limiter = ratelimit.New(o.qps, o.maxInflight)
 	if o.bootstrapQPS > 0 && extra != nil && extra.BootstrapComplete != nil {
-		qps = o.bootstrapQPS
+		c.limiter.SetQPS(o.bootstrapQPS)
 	}
-	c.limiter = ratelimit.New(qps, o.maxInflight)
 	c.initLock()
 	c.initStatus()
 
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		c.connect(ctx, errCh)
-	}()
+	c.spawn(func() { c.connect(ctx, errCh) })
 	c.startBootstrapSwitch()
 	return c, errCh
 }
@@ -117,19 +119,17 @@ func (c *etcdClient) connect(ctx context.Context, errCh chan<- error) {
 	stop := context.AfterFunc(c.ctx, cancel)
 	defer stop()
 
-	err := c.dial(ctx)
+	// The tail of the budget is kept to name the cause of a failure
+	// (status_connect.go).
+	attemptCtx, cancelAttempt := context.WithTimeout(ctx, timeout-diagnosisBudget(timeout))
+	defer cancelAttempt()
+
+	err := c.dial(attemptCtx)
 	if err == nil {
-		err = c.establishSession(ctx)
+		err = c.establishSession(attemptCtx)
 	}
 	if err != nil {
-		switch {
-		case c.ctx.Err() != nil:
-			err = fmt.Errorf("connecting to etcd: %w", kvstore.ErrClientClosed)
-		case errors.Is(err, context.DeadlineExceeded):
-			err = fmt.Errorf("%w: could not reach etcd at %s within %s (--kvstore-connectivity-timeout): "+
-				"check that etcd runs there and that the address, TLS material and credentials are right: %v",
-				kvstore.ErrClientTimeout, c.endpointsString(), timeout, err)
-		}
+		err = c.explainConnectError(ctx, err, timeout)
 		c.sessionErr = err
 		close(c.firstSession)
 		c.log.WithError(err).Error("Unable to connect to etcd")
@@ -152,9 +152,14 @@ func (c *etcdClient) dial(ctx context.Context) error {
 			if c.extra != nil {
 				cfg.DialOptions = append(cfg.DialOptions, c.extra.DialOption...)
 			}
+			boundDialTimeout(ctx, &cfg)
 			cli, err := clientv3.New(cfg)
 			if err != nil {
-				return fmt.Errorf("%w: creating etcd client for %s: %v", kvstore.ErrInvalidConfig, strings.Join(cfg.Endpoints, ","), err)
+				retry, derr := c.dialFailed(ctx, cfg, err)
+				if !retry {
+					return derr
+				}
+				continue
 			}
 			// Leases first: an operation that sees the client must see
 			// its lease managers too.
@@ -170,7 +175,7 @@ func (c *etcdClient) dial(ctx context.Context) error {
 		select {
 		case <-time.After(configFileRetryInterval):
 		case <-ctx.Done():
-			return fmt.Errorf("%w: gave up waiting: %v", ctx.Err(), err)
+			return fmt.Errorf("gave up waiting: %w (%w)", err, ctx.Err())
 		}
 	}
 }
@@ -200,16 +205,14 @@ func (c *etcdClient) startBootstrapSwitch() {
 		return
 	}
 	c.log.WithField("qps", c.opts.bootstrapQPS).Info("Using the bootstrap rate limit")
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
+	c.spawn(func() {
 		select {
 		case <-c.extra.BootstrapComplete:
 			c.limiter.SetQPS(c.opts.qps)
 			c.log.WithField("qps", c.opts.qps).Info("Bootstrap complete, using the regular rate limit")
 		case <-c.ctx.Done():
 		}
-	}()
+	})
 }
 
 // client returns the etcd client, waiting for it to be built.
@@ -261,7 +264,11 @@ func (c *etcdClient) endpointsString() string {
 // Close implements kvstore.BackendOperations.
 func (c *etcdClient) Close() {
 	c.closeOnce.Do(func() {
+		c.spawnMu.Lock()
+		c.closing = true
+		c.spawnMu.Unlock()
 		c.cancel()
+		c.closeLock()
 		c.wg.Wait()
 		c.closeStatus()
 		if cli := c.cli.Load(); cli != nil {
@@ -274,6 +281,24 @@ func (c *etcdClient) Close() {
 			c.lockLeases.Wait()
 		}
 	})
+}
+
+// spawn runs every fn on its own goroutine tracked by c.wg, all or none: it
+// reports false, starting nothing, once Close has begun.
+func (c *etcdClient) spawn(fns ...func()) bool {
+	c.spawnMu.Lock()
+	defer c.spawnMu.Unlock()
+	if c.closing {
+		return false
+	}
+	c.wg.Add(len(fns))
+	for _, fn := range fns {
+		go func() {
+			defer c.wg.Done()
+			fn()
+		}()
+	}
+	return true
 }
 
 func leaseHex(id clientv3.LeaseID) string { return fmt.Sprintf("%x", int64(id)) }

@@ -156,6 +156,15 @@ func (c *etcdClient) CreateOnly(ctx context.Context, key string, value []byte, l
 }
 
 func (c *etcdClient) createOnly(ctx context.Context, key string, value []byte, lease bool) (created, retry bool, err error) {
+	// A key this call attaches to the lease must be detached again if it
+	// is not written; a key attached by an earlier write stays attached.
+	attachedBefore := false
+	if lease {
+		if _, err := c.client(ctx); err != nil {
+			return false, false, err
+		}
+		attachedBefore = c.leases.isAttached(key)
+	}
 	id, err := c.leaseFor(ctx, key, lease)
 	if err != nil {
 		return false, false, err
@@ -177,8 +186,7 @@ func (c *etcdClient) createOnly(ctx context.Context, key string, value []byte, l
 	if err != nil {
 		return false, c.leases != nil && c.leases.CancelIfExpired(err, id), err
 	}
-	if !resp.Succeeded && lease {
-		// The key was not written: do not keep it counted on the lease.
+	if !resp.Succeeded && lease && !attachedBefore {
 		c.leases.Release(key)
 	}
 	return resp.Succeeded, false, nil

@@ -11,6 +11,8 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
+
+	"github.com/hivekv/kvstore"
 )
 
 // leaseManager shares etcd leases among keys: it hands out the current lease
@@ -38,6 +40,7 @@ type leaseManager struct {
 	leases    map[clientv3.LeaseID]*leaseEntry
 	keys      map[string]clientv3.LeaseID
 	acquiring chan struct{} // non-nil while a grant is in flight
+	waiting   bool          // Wait has begun: start no expiry watcher
 
 	wg sync.WaitGroup // expiry watchers
 }
@@ -155,7 +158,16 @@ func (m *leaseManager) grant(ctx context.Context) (*concurrency.Session, error) 
 		return nil, err
 	}
 	m.log.WithFields(logrus.Fields{"lease": leaseHex(resp.ID), "ttl": m.ttl}).Debug("New lease granted")
+	m.mu.Lock()
+	if m.waiting {
+		// Close is waiting for the watchers: start none, and give up
+		// the session; its lease times out on the server.
+		m.mu.Unlock()
+		session.Orphan()
+		return nil, kvstore.ErrClientClosed
+	}
 	m.wg.Add(1)
+	m.mu.Unlock()
 	go m.watchExpiry(session)
 	return session, nil
 }
@@ -230,6 +242,14 @@ func (m *leaseManager) releaseLocked(key string) {
 	}
 }
 
+// isAttached reports whether key is attached to any lease.
+func (m *leaseManager) isAttached(key string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.keys[key]
+	return ok
+}
+
 // KeyHasLease reports whether key is attached to exactly lease id.
 func (m *leaseManager) KeyHasLease(key string, id clientv3.LeaseID) bool {
 	m.mu.Lock()
@@ -265,4 +285,10 @@ func (m *leaseManager) TotalLeases() int {
 }
 
 // Wait waits for the expiry watchers; call after the client ctx is cancelled.
-func (m *leaseManager) Wait() { m.wg.Wait() }
+// No watcher starts after Wait has begun.
+func (m *leaseManager) Wait() {
+	m.mu.Lock()
+	m.waiting = true
+	m.mu.Unlock()
+	m.wg.Wait()
+}
