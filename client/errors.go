@@ -7,6 +7,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/client/internal/operr"
 	"github.com/hivekv/kvstore/client/internal/validate"
 )
 
@@ -18,16 +19,6 @@ func checkKey(key string) error { return validate.Key(key) }
 // naming the size and the limit.
 func checkWrite(key string, value []byte, limit int) error { return validate.Write(key, value, limit) }
 
-// opError is the error of an operation on a key: "kvstore: update "k": cause".
-// It unwraps to the cause, so sentinel errors and etcd errors still match.
-type opError struct {
-	op, key string
-	err     error
-}
-
-func (e *opError) Error() string { return fmt.Sprintf("kvstore: %s %q: %v", e.op, e.key, e.err) }
-func (e *opError) Unwrap() error { return e.err }
-
 // wrapOp decorates err with the operation and key, translates the etcd
 // errors callers act on into our sentinels, and marks timeouts with Hint.
 func wrapOp(op, key string, err error) error {
@@ -37,5 +28,5 @@ func wrapOp(op, key string, err error) error {
 	if errors.Is(err, rpctypes.ErrRequestTooLarge) {
 		err = fmt.Errorf("%w: the server refused the request: %v", kvstore.ErrValueTooLarge, err)
 	}
-	return &opError{op: op, key: key, err: kvstore.Hint(err)}
+	return operr.Wrap(op, key, err)
 }

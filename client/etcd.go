@@ -14,6 +14,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/client/internal/observers"
 	"github.com/hivekv/kvstore/client/internal/ratelimit"
 )
 
@@ -48,7 +49,7 @@ type etcdClient struct {
 
 	leases     *leaseManager // data keys written with lease=true
 	lockLeases *leaseManager // locks and the connection session
-	observers  leaseObservers
+	observers  observers.Set
 
 	// maxRequestBytes is the server's request size limit we check writes
 	// against before sending them.
@@ -182,7 +183,7 @@ func (c *etcdClient) dial(ctx context.Context) error {
 
 func (c *etcdClient) initLeases(cli *clientv3.Client) {
 	c.leases = newLeaseManager(c.ctx, cli, c.extra.EffectiveLeaseTTL(), kvstore.DefaultMaxKeysPerLease,
-		c.log.WithField("leases", "data"), c.observers.notify)
+		c.log.WithField("leases", "data"), c.observers.Notify)
 	c.lockLeases = newLeaseManager(c.ctx, cli, c.extra.EffectiveLockLeaseTTL(), kvstore.DefaultMaxKeysPerLease,
 		c.log.WithField("leases", "lock"), nil)
 }

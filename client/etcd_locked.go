@@ -72,18 +72,6 @@ func writeFields(value []byte, lease bool) logrus.Fields {
 	return logrus.Fields{"valueBytes": len(value), "lease": lease}
 }
 
-// retryLostLease runs attempt, and once more if it reports that the data
-// lease it used was gone on the server (the lease manager has dropped it, so
-// the second attempt gets a fresh one). The server applied nothing the first
-// time, so the retry cannot write twice.
-func retryLostLease(attempt func() (retry bool, err error)) error {
-	retry, err := attempt()
-	if retry {
-		_, err = attempt()
-	}
-	return err
-}
-
 // GetIfLocked implements kvstore.BackendOperations.
 func (c *etcdClient) GetIfLocked(ctx context.Context, key string, lock kvstore.KVLocker) ([]byte, error) {
 	const op = "get-if-locked"

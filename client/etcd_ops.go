@@ -60,14 +60,7 @@ func (c *etcdClient) Update(ctx context.Context, key string, value []byte, lease
 	if err := checkWrite(key, value, c.maxRequestBytes); err != nil {
 		return wrapOp("update", key, err)
 	}
-	var err error
-	for attempt := 0; attempt < 2; attempt++ {
-		var retry bool
-		retry, err = c.update(ctx, key, value, lease)
-		if !retry {
-			break
-		}
-	}
+	err := retryLostLease(func() (bool, error) { return c.update(ctx, key, value, lease) })
 	return wrapOp("update", key, err)
 }
 
@@ -90,23 +83,29 @@ func (c *etcdClient) update(ctx context.Context, key string, value []byte, lease
 	return c.leases != nil && c.leases.CancelIfExpired(err, id), err
 }
 
+// retryLostLease runs attempt, and once more if it reports that the data
+// lease it used was gone on the server (the lease manager has dropped it, so
+// the second attempt gets a fresh one). The server applied nothing the first
+// time, so the retry cannot write twice.
+func retryLostLease(attempt func() (retry bool, err error)) error {
+	retry, err := attempt()
+	if retry {
+		_, err = attempt()
+	}
+	return err
+}
+
 // UpdateIfDifferent implements kvstore.BackendOperations. It is one
 // transaction: compare value and lease, write only when either differs.
 func (c *etcdClient) UpdateIfDifferent(ctx context.Context, key string, value []byte, lease bool) (bool, error) {
 	if err := checkWrite(key, value, c.maxRequestBytes); err != nil {
 		return false, wrapOp("update-if-different", key, err)
 	}
-	var (
-		written bool
-		err     error
-	)
-	for attempt := 0; attempt < 2; attempt++ {
-		var retry bool
+	var written bool
+	err := retryLostLease(func() (retry bool, err error) {
 		written, retry, err = c.updateIfDifferent(ctx, key, value, lease)
-		if !retry {
-			break
-		}
-	}
+		return retry, err
+	})
 	return written, wrapOp("update-if-different", key, err)
 }
 
@@ -141,17 +140,11 @@ func (c *etcdClient) CreateOnly(ctx context.Context, key string, value []byte, l
 	if err := checkWrite(key, value, c.maxRequestBytes); err != nil {
 		return false, wrapOp("create", key, err)
 	}
-	var (
-		created bool
-		err     error
-	)
-	for attempt := 0; attempt < 2; attempt++ {
-		var retry bool
+	var created bool
+	err := retryLostLease(func() (retry bool, err error) {
 		created, retry, err = c.createOnly(ctx, key, value, lease)
-		if !retry {
-			break
-		}
-	}
+		return retry, err
+	})
 	return created, wrapOp("create", key, err)
 }
 
@@ -260,5 +253,5 @@ func (c *etcdClient) ListPrefix(ctx context.Context, prefix string) (kvstore.Key
 
 // RegisterLeaseExpiredObserver implements kvstore.BackendOperations.
 func (c *etcdClient) RegisterLeaseExpiredObserver(prefix string, fn func(key string)) {
-	c.observers.register(prefix, fn)
+	c.observers.Register(prefix, fn)
 }

@@ -1,11 +1,7 @@
 package client_test
 
 import (
-	"context"
-	"fmt"
-	"os"
 	"testing"
-	"time"
 
 	"github.com/hivekv/kvstore/hivetest"
 )
@@ -14,16 +10,4 @@ import (
 // keep apart with hivetest.UniquePrefix. Once every client and server is
 // closed, no goroutine may be left: a watcher, lease keeper or status
 // checker that outlives Close is a bug.
-func TestMain(m *testing.M) {
-	code := hivetest.RunShared(m)
-	if code == 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := hivetest.FindLeaks(ctx)
-		cancel()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "goroutine leak after tests: %v\n", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { hivetest.Main(m, true) }

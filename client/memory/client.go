@@ -2,12 +2,13 @@ package memory
 
 import (
 	"context"
-	"fmt"
 	"sync"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/client/internal/observers"
+	"github.com/hivekv/kvstore/client/internal/operr"
 	"github.com/hivekv/kvstore/client/internal/pathlock"
 	"github.com/hivekv/kvstore/client/internal/validate"
 )
@@ -34,7 +35,7 @@ type client struct {
 
 	leases     *leaseManager // lease=true writes
 	lockLeases *leaseManager // locks and the connection session
-	observers  observers
+	observers  observers.Set
 	locks      *pathlock.Table
 
 	maxRequestBytes int
@@ -63,7 +64,7 @@ func (s *Store) NewClient(extra *kvstore.ExtraOptions) kvstore.BackendOperations
 		statusErrs:      make(chan error),
 	}
 	c.leases = newLeaseManager(s, extra.EffectiveLeaseTTL(), c.log.WithField("leases", "data"),
-		c.leaseLost(func() *leaseManager { return c.leases }), c.observers.notify)
+		c.leaseLost(func() *leaseManager { return c.leases }), c.observers.Notify)
 	c.lockLeases = newLeaseManager(s, extra.EffectiveLockLeaseTTL(), c.log.WithField("leases", "lock"),
 		c.leaseLost(func() *leaseManager { return c.lockLeases }), nil)
 	// The connection session, as the etcd backend establishes it: one lock
@@ -126,19 +127,5 @@ func (c *client) begin(ctx context.Context) error {
 	return nil
 }
 
-// opError is the error of an operation on a key, worded like the etcd
-// backend's: `kvstore: update "k": cause`. It unwraps to the cause.
-type opError struct {
-	op, key string
-	err     error
-}
-
-func (e *opError) Error() string { return fmt.Sprintf("kvstore: %s %q: %v", e.op, e.key, e.err) }
-func (e *opError) Unwrap() error { return e.err }
-
-func wrapOp(op, key string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &opError{op: op, key: key, err: kvstore.Hint(err)}
-}
+// wrapOp words errors like the etcd backend does.
+func wrapOp(op, key string, err error) error { return operr.Wrap(op, key, err) }

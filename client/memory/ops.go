@@ -185,5 +185,5 @@ func (s *Store) listLocked(prefix string) kvstore.KeyValuePairs {
 
 // RegisterLeaseExpiredObserver implements kvstore.BackendOperations.
 func (c *client) RegisterLeaseExpiredObserver(prefix string, fn func(key string)) {
-	c.observers.register(prefix, fn)
+	c.observers.Register(prefix, fn)
 }
