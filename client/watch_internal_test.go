@@ -43,6 +43,34 @@ func TestKeySetGenerations(t *testing.T) {
 	require.Equal(t, 1, calls)
 }
 
+func TestKeySetSweepCountsStaleKeys(t *testing.T) {
+	s := newKeySet()
+	s.reserve(3)
+	s.startList()
+	for _, k := range []string{"a", "b", "c"} {
+		s.see(k)
+	}
+	require.Zero(t, s.stale, "a first list leaves nothing stale")
+
+	// A resync that sees every key again finds nothing to delete.
+	s.startList()
+	require.Equal(t, 3, s.stale)
+	s.see("c")
+	s.see("a")
+	s.see("b")
+	require.True(t, s.sweep(func(k string) bool { t.Fatalf("%s did not vanish", k); return true }))
+
+	// A key removed by a watch event during a resync is no longer stale,
+	// and the one the list did not return is swept.
+	s.startList()
+	s.see("a")
+	require.True(t, s.remove("b"))
+	require.Equal(t, 1, s.stale)
+	var gone []string
+	require.True(t, s.sweep(func(k string) bool { gone = append(gone, k); return true }))
+	require.Equal(t, []string{"c"}, gone)
+}
+
 func TestOverloadedErrors(t *testing.T) {
 	for _, err := range []error{
 		rpctypes.ErrTooManyRequests,

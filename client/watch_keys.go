@@ -11,26 +11,48 @@ package client
 type keySet struct {
 	gen  uint32
 	keys map[string]uint32
+	// stale counts the keys the current list has not seen yet; when it is
+	// zero a sweep has nothing to find and skips walking the set.
+	stale int
 }
 
 func newKeySet() keySet { return keySet{keys: make(map[string]uint32)} }
 
 // startList begins a new list generation. A list attempt that fails half
 // way simply leaves its keys at a generation the next attempt supersedes.
-func (s *keySet) startList() { s.gen++ }
+func (s *keySet) startList() {
+	s.gen++
+	s.stale = len(s.keys)
+}
+
+// reserve makes room for n keys before a list fills an empty set, so that
+// 100k keys do not grow the map through every power of two, each growth
+// copying the table and leaving the old one to the collector.
+func (s *keySet) reserve(n int) {
+	if len(s.keys) == 0 && n > 0 {
+		s.keys = make(map[string]uint32, n)
+	}
+}
 
 // see records key as known in the current generation and reports whether
 // the consumer knew it already (then the event is a Modify).
 func (s *keySet) see(key string) (known bool) {
-	_, known = s.keys[key]
+	g, known := s.keys[key]
+	if known && g != s.gen {
+		s.stale--
+	}
 	s.keys[key] = s.gen
 	return known
 }
 
 // remove forgets key and reports whether the consumer knew it.
 func (s *keySet) remove(key string) (known bool) {
-	if _, known = s.keys[key]; known {
+	g, known := s.keys[key]
+	if known {
 		delete(s.keys, key)
+		if g != s.gen {
+			s.stale--
+		}
 	}
 	return known
 }
@@ -38,6 +60,10 @@ func (s *keySet) remove(key string) (known bool) {
 // sweep forgets every key the current list generation did not see and calls
 // fn with each of them. It stops early, returning false, when fn does.
 func (s *keySet) sweep(fn func(key string) bool) bool {
+	if s.stale == 0 {
+		return true
+	}
+	s.stale = 0
 	for k, g := range s.keys {
 		if g == s.gen {
 			continue

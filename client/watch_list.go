@@ -73,6 +73,8 @@ func (r *watchRun) listOnce() (int64, error) {
 		return 0, err
 	}
 	rev := resp.Header.Revision
+	// Count is the size of the whole range at rev, whatever the limit.
+	r.keys.reserve(int(resp.Count))
 	pinned := append(opts[:len(opts):len(opts)], clientv3.WithRev(rev))
 	for page := 0; ; page++ {
 		if tracing.Load() {
