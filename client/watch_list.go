@@ -19,6 +19,7 @@ import (
 // attempt reports them again as Modify (or Delete if they vanished), so the
 // consumer's view still ends equal to the list revision's.
 func (r *watchRun) list() (int64, bool) {
+	r.keys.usePrefix(r.prefix)
 	for {
 		r.keys.startList()
 		rev, err := r.listOnce()
