@@ -2,8 +2,10 @@ package client
 
 import (
 	"context"
+	"errors"
 
 	"github.com/sirupsen/logrus"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/hivekv/kvstore"
@@ -69,14 +71,21 @@ func (r *watchRun) listOnce() (int64, error) {
 	if limit := r.c.opts.listLimit; limit > 0 {
 		opts = append(opts, clientv3.WithLimit(int64(limit)))
 	}
-	resp, err := r.getPage(r.prefix, opts)
+	resp, err := r.getPage(r.prefix, pageOptions{opts: opts})
 	if err != nil {
 		return 0, err
 	}
 	rev := resp.Header.Revision
 	// Count is the size of the whole range at rev, whatever the limit.
 	r.keys.reserve(int(resp.Count))
-	pinned := append(opts[:len(opts):len(opts)], clientv3.WithRev(rev))
+	// Later pages read at rev. The first, linearizable page proved the
+	// cluster committed rev, so they can be serializable: no ReadIndex round
+	// per page. A member that has not applied rev yet answers "future
+	// revision"; the page is then asked for again linearizably.
+	pinned := pageOptions{
+		opts:     append(opts[:len(opts):len(opts)], clientv3.WithRev(rev), clientv3.WithSerializable()),
+		fallback: append(opts[:len(opts):len(opts)], clientv3.WithRev(rev)),
+	}
 	for page := 0; ; page++ {
 		if tracing.Load() {
 			Trace("Received list page", nil, logrus.Fields{"prefix": r.prefix, "page": page,
@@ -127,7 +136,7 @@ type pageResult struct {
 // prefetch requests a page in the background. The goroutine is tracked by
 // c.wg and always ends: its request is bound to r.ctx and the result channel
 // has room for the result even if nobody reads it.
-func (r *watchRun) prefetch(key string, opts []clientv3.OpOption) <-chan pageResult {
+func (r *watchRun) prefetch(key string, opts pageOptions) <-chan pageResult {
 	ch := make(chan pageResult, 1)
 	started := r.c.spawn(func() {
 		resp, err := r.getPage(key, opts)
@@ -140,13 +149,22 @@ func (r *watchRun) prefetch(key string, opts []clientv3.OpOption) <-chan pageRes
 }
 
 // getPage is one rate-limited list request.
-func (r *watchRun) getPage(key string, opts []clientv3.OpOption) (*clientv3.GetResponse, error) {
+// pageOptions are the options of a list request, and those to retry it with
+// when a serializable read finds the member behind the requested revision.
+type pageOptions struct {
+	opts, fallback []clientv3.OpOption
+}
+
+func (r *watchRun) getPage(key string, opts pageOptions) (*clientv3.GetResponse, error) {
 	cli, err := r.c.begin(r.ctx)
 	if err != nil {
 		return nil, wrapOp("list", r.prefix, err)
 	}
 	start := r.c.metrics.now()
-	resp, err := cli.Get(r.ctx, key, opts...)
+	resp, err := cli.Get(r.ctx, key, opts.opts...)
+	if opts.fallback != nil && errors.Is(err, rpctypes.ErrFutureRev) {
+		resp, err = cli.Get(r.ctx, key, opts.fallback...)
+	}
 	r.c.limiter.Release()
 	r.c.metrics.observe(kindRead, "ListAndWatch", r.prefix, start, err)
 	if err != nil {
