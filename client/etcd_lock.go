@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,24 +39,14 @@ const lockCleanupTimeout = 5 * time.Second
 // the layout of etcd's concurrency.Mutex so that both exclude each other.
 type lockState struct {
 	local *pathlock.Table
-
-	// mu guards closed, so that no cleanup goroutine is added to c.wg once
-	// Close started waiting for it.
-	mu     sync.Mutex
-	closed bool
 }
 
 func (c *etcdClient) initLock() { c.lock.local = pathlock.New() }
 
-// closeLock runs in Close right after c.ctx is cancelled: pending key
-// cleanups stop, new ones are not started, and the local table leaves the
-// process-wide GC.
-func (c *etcdClient) closeLock() {
-	c.lock.mu.Lock()
-	c.lock.closed = true
-	c.lock.mu.Unlock()
-	c.lock.local.Close()
-}
+// closeLock runs in Close right after c.ctx is cancelled: the local table
+// leaves the process-wide GC. (Pending key cleanups end with c.ctx; spawn
+// starts no new one once Close has begun.)
+func (c *etcdClient) closeLock() { c.lock.local.Close() }
 
 // withCap returns a ctx that is cancelled after d, like context.WithTimeout,
 // but without a deadline. gRPC sends a ctx's deadline with every request and
@@ -377,10 +366,8 @@ func (c *etcdClient) deleteOwnLockKey(ctx context.Context, key string) (bool, er
 // as this client keeps the shared lock lease alive, blocking every other
 // node (Cilium #9855).
 func (c *etcdClient) releaseLater(l *etcdLocker, why string, cause error) {
-	c.lock.mu.Lock()
-	defer c.lock.mu.Unlock()
-	if c.lock.closed {
-		return
+	if c.ctx.Err() != nil {
+		return // closing: the key goes with its lease
 	}
 	log := c.log.WithFields(logrus.Fields{"path": l.path, "key": l.key, "reason": why})
 	log.WithError(cause).Warning("Unable to delete lock key, retrying in the background")
