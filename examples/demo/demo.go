@@ -25,6 +25,7 @@ const demoTimeout = time.Minute
 // demoOptions are the demo's own flags and setup.
 type demoOptions struct {
 	users    bool
+	serve    bool // keep running after the demo, until interrupted
 	embedded *hivetest.Server // nil with an external etcd
 }
 
@@ -50,6 +51,10 @@ func registerDemo(p demoParams, opts *demoOptions, out io.Writer) {
 				d := &demo{out: out, opts: opts}
 				if err := d.run(ctx, p); err != nil {
 					p.Shutdowner.Shutdown(hive.ShutdownWithError(err))
+					return
+				}
+				if opts.serve {
+					d.printServing()
 					return
 				}
 				p.Shutdowner.Shutdown()
@@ -260,4 +265,15 @@ func createRole(ctx context.Context, srv *hivetest.Server, role, prefix string) 
 	_, err = cli.RoleGrantPermission(ctx, role, prefix, clientv3.GetPrefixRangeEnd(prefix),
 		clientv3.PermissionType(clientv3.PermRead))
 	return err
+}
+
+// printServing tells how to reach the store that --demo-serve keeps running,
+// for instance with kvstorectl.
+func (d *demo) printServing() {
+	if d.opts.embedded == nil {
+		fmt.Fprintln(d.out, "serving until interrupted (Ctrl-C)")
+		return
+	}
+	fmt.Fprintf(d.out, "serving until interrupted (Ctrl-C); try:\n  go run ./examples/kvstorectl --kvstore-opt etcd.address=%s dbg\n",
+		d.opts.embedded.Endpoint())
 }

@@ -54,6 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	h.RegisterFlags(fs)
 	logLevel := fs.String("demo-log-level", "warning", "Log level: trace, debug, info, warning, error")
 	fs.BoolVar(&opts.users, "demo-users", true, "Create and delete the user demo-user")
+	fs.BoolVar(&opts.serve, "demo-serve", false, "Keep the hive (and the embedded etcd) running after the demo, until interrupted")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK
