@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"go.etcd.io/etcd/client/v3/concurrency"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/client/internal/leasebook"
 )
 
 // leaseManager shares etcd leases among keys: it hands out the current lease
@@ -36,18 +36,11 @@ type leaseManager struct {
 	onExpired func(keys []string) // may be nil; called without mu held
 
 	mu        sync.Mutex
-	current   clientv3.LeaseID
-	leases    map[clientv3.LeaseID]*leaseEntry
-	keys      map[string]clientv3.LeaseID
+	book      *leasebook.Book[clientv3.LeaseID, *concurrency.Session]
 	acquiring chan struct{} // non-nil while a grant is in flight
 	waiting   bool          // Wait has begun: start no expiry watcher
 
 	wg sync.WaitGroup // expiry watchers
-}
-
-type leaseEntry struct {
-	session *concurrency.Session
-	count   int
 }
 
 func newLeaseManager(clientCtx context.Context, cl *clientv3.Client, ttl time.Duration, maxKeys int,
@@ -59,8 +52,7 @@ func newLeaseManager(clientCtx context.Context, cl *clientv3.Client, ttl time.Du
 		maxKeys:   maxKeys,
 		log:       log,
 		onExpired: onExpired,
-		leases:    make(map[clientv3.LeaseID]*leaseEntry),
-		keys:      make(map[string]clientv3.LeaseID),
+		book:      leasebook.New[clientv3.LeaseID, *concurrency.Session](maxKeys),
 	}
 }
 
@@ -80,12 +72,7 @@ func (m *leaseManager) GetLeaseID(ctx context.Context, key string) (clientv3.Lea
 func (m *leaseManager) GetSession(ctx context.Context, key string) (*concurrency.Session, error) {
 	for {
 		m.mu.Lock()
-		if id, ok := m.keys[key]; ok {
-			s := m.leases[id].session
-			m.mu.Unlock()
-			return s, nil
-		}
-		if s := m.attachLocked(key); s != nil {
+		if _, s, ok := m.book.Attach(key); ok {
 			m.mu.Unlock()
 			return s, nil
 		}
@@ -113,30 +100,9 @@ func (m *leaseManager) GetSession(ctx context.Context, key string) (*concurrency
 			m.mu.Unlock()
 			return nil, err
 		}
-		m.leases[session.Lease()] = &leaseEntry{session: session}
-		m.current = session.Lease()
+		m.book.Add(session.Lease(), session)
 		m.mu.Unlock()
 	}
-}
-
-// attachLocked attaches key to the current lease or to any lease with room.
-func (m *leaseManager) attachLocked(key string) *concurrency.Session {
-	if e, ok := m.leases[m.current]; ok && e.count < m.maxKeys {
-		return m.attachToLocked(key, m.current, e)
-	}
-	for id, e := range m.leases {
-		if e.count < m.maxKeys {
-			m.current = id
-			return m.attachToLocked(key, id, e)
-		}
-	}
-	return nil
-}
-
-func (m *leaseManager) attachToLocked(key string, id clientv3.LeaseID, e *leaseEntry) *concurrency.Session {
-	e.count++
-	m.keys[key] = id
-	return e.session
 }
 
 // grant creates a lease and its keepalive session, and starts watching it
@@ -191,22 +157,11 @@ func (m *leaseManager) watchExpiry(s *concurrency.Session) {
 // per lease: whichever of watchExpiry and CancelIfExpired comes first.
 func (m *leaseManager) expire(id clientv3.LeaseID) {
 	m.mu.Lock()
-	if _, ok := m.leases[id]; !ok {
-		m.mu.Unlock()
+	_, lost, ok := m.book.Remove(id)
+	m.mu.Unlock()
+	if !ok {
 		return
 	}
-	delete(m.leases, id)
-	if m.current == id {
-		m.current = clientv3.NoLease
-	}
-	var lost []string
-	for k, l := range m.keys {
-		if l == id {
-			lost = append(lost, k)
-			delete(m.keys, k)
-		}
-	}
-	m.mu.Unlock()
 	m.log.WithFields(logrus.Fields{"lease": leaseHex(id), "keys": len(lost)}).Warning("Lease expired")
 	if m.onExpired != nil && len(lost) > 0 {
 		m.onExpired(lost)
@@ -216,46 +171,29 @@ func (m *leaseManager) expire(id clientv3.LeaseID) {
 // Release detaches key from its lease. The lease itself stays for reuse.
 func (m *leaseManager) Release(key string) {
 	m.mu.Lock()
-	m.releaseLocked(key)
+	m.book.Release(key)
 	m.mu.Unlock()
 }
 
 // ReleasePrefix detaches every key starting with prefix.
 func (m *leaseManager) ReleasePrefix(prefix string) {
 	m.mu.Lock()
-	for k := range m.keys {
-		if strings.HasPrefix(k, prefix) {
-			m.releaseLocked(k)
-		}
-	}
+	m.book.ReleasePrefix(prefix)
 	m.mu.Unlock()
-}
-
-func (m *leaseManager) releaseLocked(key string) {
-	id, ok := m.keys[key]
-	if !ok {
-		return
-	}
-	delete(m.keys, key)
-	if e, ok := m.leases[id]; ok && e.count > 0 {
-		e.count--
-	}
 }
 
 // isAttached reports whether key is attached to any lease.
 func (m *leaseManager) isAttached(key string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	_, ok := m.keys[key]
-	return ok
+	return m.book.IsAttached(key)
 }
 
 // KeyHasLease reports whether key is attached to exactly lease id.
 func (m *leaseManager) KeyHasLease(key string, id clientv3.LeaseID) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	l, ok := m.keys[key]
-	return ok && l == id
+	return m.book.Has(key, id)
 }
 
 // CancelIfExpired drops lease id when err says the server no longer knows it:
@@ -266,11 +204,11 @@ func (m *leaseManager) CancelIfExpired(err error, id clientv3.LeaseID) bool {
 		return false
 	}
 	m.mu.Lock()
-	e, ok := m.leases[id]
+	session, ok := m.book.Value(id)
 	m.mu.Unlock()
 	if ok {
 		m.expire(id)
-		e.session.Orphan()
+		session.Orphan()
 	}
 	return true
 }
@@ -281,7 +219,7 @@ func isLeaseNotFound(err error) bool { return errors.Is(err, rpctypes.ErrLeaseNo
 func (m *leaseManager) TotalLeases() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.leases)
+	return m.book.Leases()
 }
 
 // Wait waits for the expiry watchers; call after the client ctx is cancelled.

@@ -3,17 +3,17 @@ package memory
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/client/internal/leasebook"
 )
 
 // leaseManager is the client side of leases, the in-memory twin of the etcd
-// backend's manager: it hands out the current lease until maxKeys keys are
+// backend's manager: it hands out the current lease until 1,000 keys are
 // attached to it, then grants a new one, and remembers which key it attached
 // to which lease. The store only deletes keys; it is this bookkeeping that
 // decides which keys the lease-expired observers hear about, exactly as on
@@ -25,38 +25,30 @@ import (
 // Lock order: leaseManager.mu before Store.mu; the store never calls back
 // into a manager while holding its lock.
 type leaseManager struct {
-	store   *Store
-	ttl     time.Duration
-	maxKeys int
-	log     logrus.FieldLogger
+	store *Store
+	ttl   time.Duration
+	log   logrus.FieldLogger
 	// lost is handed to the store with every grant; it schedules expire
 	// on the owning client's background goroutines.
 	lost func(id int64)
 	// onExpired receives the keys of an expired lease; nil for locks.
 	onExpired func(keys []string)
 
-	mu      sync.Mutex
-	closed  bool
-	current int64
-	leases  map[int64]*clientLease
-	keys    map[string]int64
-}
-
-type clientLease struct {
-	count int
-	done  chan struct{} // closed when the lease ends for this client
+	mu     sync.Mutex
+	closed bool
+	// book maps keys to leases; a lease's value is the channel closed
+	// when the lease ends for this client.
+	book *leasebook.Book[int64, chan struct{}]
 }
 
 func newLeaseManager(s *Store, ttl time.Duration, log logrus.FieldLogger, lost func(int64), onExpired func([]string)) *leaseManager {
 	return &leaseManager{
 		store:     s,
 		ttl:       ttl,
-		maxKeys:   kvstore.DefaultMaxKeysPerLease,
 		log:       log,
 		lost:      lost,
 		onExpired: onExpired,
-		leases:    make(map[int64]*clientLease),
-		keys:      make(map[string]int64),
+		book:      leasebook.New[int64, chan struct{}](kvstore.DefaultMaxKeysPerLease),
 	}
 }
 
@@ -79,33 +71,14 @@ func (m *leaseManager) session(key string) (int64, <-chan struct{}, error) {
 	if m.closed {
 		return 0, nil, errManagerClosed
 	}
-	if id, ok := m.keys[key]; ok {
-		return id, m.leases[id].done, nil
+	if id, done, ok := m.book.Attach(key); ok {
+		return id, done, nil
 	}
-	id, l := m.roomLocked()
-	if l == nil {
-		id = m.store.grantLease(m.ttl, m.lost)
-		l = &clientLease{done: make(chan struct{})}
-		m.leases[id] = l
-		m.log.WithFields(logrus.Fields{"lease": leaseHex(id), "ttl": m.ttl}).Debug("New lease granted")
-	}
-	m.current = id
-	l.count++
-	m.keys[key] = id
-	return id, l.done, nil
-}
-
-// roomLocked returns the current lease, or any lease, with room for a key.
-func (m *leaseManager) roomLocked() (int64, *clientLease) {
-	if l, ok := m.leases[m.current]; ok && l.count < m.maxKeys {
-		return m.current, l
-	}
-	for id, l := range m.leases {
-		if l.count < m.maxKeys {
-			return id, l
-		}
-	}
-	return 0, nil
+	id := m.store.grantLease(m.ttl, m.lost)
+	m.book.Add(id, make(chan struct{}))
+	m.log.WithFields(logrus.Fields{"lease": leaseHex(id), "ttl": m.ttl}).Debug("New lease granted")
+	id, done, _ := m.book.Attach(key)
+	return id, done, nil
 }
 
 // expire forgets lease id and reports the keys that were attached to it.
@@ -113,24 +86,14 @@ func (m *leaseManager) roomLocked() (int64, *clientLease) {
 // or a write that failed with the lease.
 func (m *leaseManager) expire(id int64) {
 	m.mu.Lock()
-	l, ok := m.leases[id]
-	if !ok {
-		m.mu.Unlock()
-		return
-	}
-	delete(m.leases, id)
-	close(l.done)
-	if m.current == id {
-		m.current = 0
-	}
-	var lost []string
-	for k, kl := range m.keys {
-		if kl == id {
-			lost = append(lost, k)
-			delete(m.keys, k)
-		}
+	done, lost, ok := m.book.Remove(id)
+	if ok {
+		close(done)
 	}
 	m.mu.Unlock()
+	if !ok {
+		return
+	}
 	m.log.WithFields(logrus.Fields{"lease": leaseHex(id), "keys": len(lost)}).Warning("Lease expired")
 	if m.onExpired != nil && len(lost) > 0 {
 		m.onExpired(lost)
@@ -152,44 +115,28 @@ func (m *leaseManager) CancelIfExpired(err error, id int64) bool {
 func (m *leaseManager) isAttached(key string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	_, ok := m.keys[key]
-	return ok
+	return m.book.IsAttached(key)
 }
 
 // Release detaches key from its lease; the lease stays for reuse.
 func (m *leaseManager) Release(key string) {
 	m.mu.Lock()
-	m.releaseLocked(key)
+	m.book.Release(key)
 	m.mu.Unlock()
 }
 
 // ReleasePrefix detaches every key starting with prefix.
 func (m *leaseManager) ReleasePrefix(prefix string) {
 	m.mu.Lock()
-	for k := range m.keys {
-		if strings.HasPrefix(k, prefix) {
-			m.releaseLocked(k)
-		}
-	}
+	m.book.ReleasePrefix(prefix)
 	m.mu.Unlock()
-}
-
-func (m *leaseManager) releaseLocked(key string) {
-	id, ok := m.keys[key]
-	if !ok {
-		return
-	}
-	delete(m.keys, key)
-	if l, ok := m.leases[id]; ok && l.count > 0 {
-		l.count--
-	}
 }
 
 // TotalLeases returns how many leases the manager holds.
 func (m *leaseManager) TotalLeases() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.leases)
+	return m.book.Leases()
 }
 
 // close stops granting, ends every lease for this client and starts their
@@ -198,14 +145,12 @@ func (m *leaseManager) TotalLeases() int {
 func (m *leaseManager) close() {
 	m.mu.Lock()
 	m.closed = true
-	ids := make([]int64, 0, len(m.leases))
-	for id, l := range m.leases {
+	ids := make([]int64, 0, m.book.Leases())
+	m.book.Each(func(id int64, done chan struct{}) {
 		ids = append(ids, id)
-		close(l.done)
-	}
-	m.leases = map[int64]*clientLease{}
-	m.keys = map[string]int64{}
-	m.current = 0
+		close(done)
+	})
+	m.book = leasebook.New[int64, chan struct{}](kvstore.DefaultMaxKeysPerLease)
 	m.mu.Unlock()
 	m.store.orphanLeases(ids)
 }
