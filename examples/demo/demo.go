@@ -25,7 +25,7 @@ const demoTimeout = time.Minute
 // demoOptions are the demo's own flags and setup.
 type demoOptions struct {
 	users    bool
-	serve    bool // keep running after the demo, until interrupted
+	serve    bool             // keep running after the demo, until interrupted
 	embedded *hivetest.Server // nil with an external etcd
 }
 
