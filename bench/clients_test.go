@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -41,4 +42,20 @@ func quietLogger() logrus.FieldLogger {
 	l := logrus.New()
 	l.SetLevel(logrus.WarnLevel)
 	return l
+}
+
+// rawFirst, from HIVEKV_BENCH_RAW_FIRST=1, runs each raw sub-benchmark
+// before ours. `make bench` alternates it between runs, so that warm-up and
+// the drift of a shared machine do not always favour the same side.
+var rawFirst = os.Getenv("HIVEKV_BENCH_RAW_FIRST") == "1"
+
+// pair runs the "ours" and "raw" sub-benchmarks in the order rawFirst says.
+func pair(b *testing.B, ours, raw func(b *testing.B)) {
+	if rawFirst {
+		b.Run("raw", raw)
+		b.Run("ours", ours)
+		return
+	}
+	b.Run("ours", ours)
+	b.Run("raw", raw)
 }

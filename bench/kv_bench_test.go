@@ -23,7 +23,7 @@ func BenchmarkGet(b *testing.B) {
 	_, err := raw.Put(ctx, key, string(value256))
 	require.NoError(b, err)
 
-	b.Run("ours", func(b *testing.B) {
+	pair(b, func(b *testing.B) {
 		c := ourClient(b)
 		b.ReportAllocs()
 		for b.Loop() {
@@ -31,8 +31,7 @@ func BenchmarkGet(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-	})
-	b.Run("raw", func(b *testing.B) {
+	}, func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := raw.Get(ctx, key); err != nil {
@@ -46,7 +45,7 @@ func BenchmarkGet(b *testing.B) {
 func BenchmarkUpdate(b *testing.B) {
 	ctx := context.Background()
 	prefix := hivetest.UniquePrefix(b)
-	b.Run("ours", func(b *testing.B) {
+	pair(b, func(b *testing.B) {
 		c := ourClient(b)
 		b.ReportAllocs()
 		i := 0
@@ -56,8 +55,7 @@ func BenchmarkUpdate(b *testing.B) {
 			}
 			i++
 		}
-	})
-	b.Run("raw", func(b *testing.B) {
+	}, func(b *testing.B) {
 		raw := rawClient(b)
 		b.ReportAllocs()
 		i := 0
@@ -75,7 +73,7 @@ func BenchmarkUpdate(b *testing.B) {
 func BenchmarkUpdateWithLease(b *testing.B) {
 	ctx := context.Background()
 	prefix := hivetest.UniquePrefix(b)
-	b.Run("ours", func(b *testing.B) {
+	pair(b, func(b *testing.B) {
 		c := ourClient(b)
 		b.ReportAllocs()
 		i := 0
@@ -85,8 +83,7 @@ func BenchmarkUpdateWithLease(b *testing.B) {
 			}
 			i++
 		}
-	})
-	b.Run("raw", func(b *testing.B) {
+	}, func(b *testing.B) {
 		raw := rawClient(b)
 		s, err := concurrency.NewSession(raw, concurrency.WithTTL(900))
 		require.NoError(b, err)
@@ -107,7 +104,7 @@ func BenchmarkUpdateWithLease(b *testing.B) {
 func BenchmarkCreateOnly(b *testing.B) {
 	ctx := context.Background()
 	prefix := hivetest.UniquePrefix(b)
-	b.Run("ours", func(b *testing.B) {
+	pair(b, func(b *testing.B) {
 		c := ourClient(b)
 		b.ReportAllocs()
 		i := 0
@@ -118,8 +115,7 @@ func BenchmarkCreateOnly(b *testing.B) {
 			}
 			i++
 		}
-	})
-	b.Run("raw", func(b *testing.B) {
+	}, func(b *testing.B) {
 		raw := rawClient(b)
 		b.ReportAllocs()
 		i := 0

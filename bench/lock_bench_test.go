@@ -29,7 +29,7 @@ func rawSession(b *testing.B, raw *clientv3.Client) *concurrency.Session {
 func BenchmarkLockUnlock(b *testing.B) {
 	ctx := context.Background()
 	prefix := hivetest.UniquePrefix(b)
-	b.Run("ours", func(b *testing.B) {
+	pair(b, func(b *testing.B) {
 		c := ourClient(b)
 		path := prefix + "ours"
 		b.ReportAllocs()
@@ -42,8 +42,7 @@ func BenchmarkLockUnlock(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-	})
-	b.Run("raw", func(b *testing.B) {
+	}, func(b *testing.B) {
 		s := rawSession(b, rawClient(b))
 		path := prefix + "raw"
 		b.ReportAllocs()
@@ -64,7 +63,7 @@ func BenchmarkLockUnlock(b *testing.B) {
 func BenchmarkLockUpdateUnlock(b *testing.B) {
 	ctx := context.Background()
 	prefix := hivetest.UniquePrefix(b)
-	b.Run("ours", func(b *testing.B) {
+	pair(b, func(b *testing.B) {
 		c := ourClient(b)
 		path, key := prefix+"ours/lock", prefix+"ours/key"
 		b.ReportAllocs()
@@ -80,8 +79,7 @@ func BenchmarkLockUpdateUnlock(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-	})
-	b.Run("raw", func(b *testing.B) {
+	}, func(b *testing.B) {
 		raw := rawClient(b)
 		s := rawSession(b, raw)
 		path, key := prefix+"raw/lock", prefix+"raw/key"

@@ -96,7 +96,7 @@ func BenchmarkWatchInitialSync(b *testing.B) {
 	prefix, dataBytes := syncPrefix(b)
 	ctx := context.Background()
 
-	b.Run("ours", func(b *testing.B) {
+	pair(b, func(b *testing.B) {
 		c := ourClient(b)
 		runSyncs(b, dataBytes, func() int {
 			w := c.ListAndWatch(ctx, prefix, watchChanSize)
@@ -111,8 +111,7 @@ func BenchmarkWatchInitialSync(b *testing.B) {
 			b.Fatal("Events closed before ListDone")
 			return n
 		})
-	})
-	b.Run("raw", func(b *testing.B) {
+	}, func(b *testing.B) {
 		raw := rawClient(b)
 		runSyncs(b, dataBytes, func() int {
 			n, err := rawPaginatedList(ctx, raw, prefix)
@@ -233,7 +232,7 @@ func BenchmarkWatchEventThroughput(b *testing.B) {
 	ctx := context.Background()
 	raw := rawClient(b)
 
-	b.Run("ours", func(b *testing.B) {
+	pair(b, func(b *testing.B) {
 		c := ourClient(b)
 		runStreams(b, raw, func(prefix string) (ready func(), next func() bool, stop func()) {
 			w := c.ListAndWatch(ctx, prefix, watchChanSize)
@@ -248,8 +247,7 @@ func BenchmarkWatchEventThroughput(b *testing.B) {
 			}
 			return ready, next, w.Stop
 		})
-	})
-	b.Run("raw", func(b *testing.B) {
+	}, func(b *testing.B) {
 		runStreams(b, raw, func(prefix string) (ready func(), next func() bool, stop func()) {
 			wctx, cancel := context.WithCancel(ctx)
 			ch := raw.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithCreatedNotify())
