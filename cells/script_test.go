@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/hivekv/kvstore/cells"
 	"github.com/hivekv/kvstore/hivetest"
@@ -37,7 +38,7 @@ import (
 // adds --kvstore-opt=etcd.address=$ETCD to a --kvstore=etcd hive that names
 // no etcd.address or etcd.config itself. Both variables are also in the
 // script's environment. Scripts run in parallel, so each keeps to its own
-// keys (script/<name>/), users and roles.
+// keys (script/<name>/, wiped before the script starts), users and roles.
 //
 // Besides hive/*, kvstore/* and the default commands, the runner provides:
 //
@@ -61,7 +62,12 @@ func TestScript(t *testing.T) {
 		hiveDir := t.TempDir()
 		vars := map[string]string{"ETCD": srv.Endpoint(), "HIVE_DIR": hiveDir}
 		env := []string{"ETCD=" + vars["ETCD"], "HIVE_DIR=" + hiveDir}
+		name := strings.TrimSuffix(filepath.Base(file), ".txtar")
 		scripttest.Test(t, ctx, func(tb testing.TB, args []string) *script.Engine {
+			// Start from a clean key space: a previous run (-count) of
+			// the same script left its keys on the shared server.
+			_, err := srv.Client(tb).Delete(ctx, "script/"+name, clientv3.WithPrefix())
+			require.NoError(tb, err)
 			return newScriptEngine(tb, srv, hiveArgs(args, vars))
 		}, env, file)
 	}
