@@ -121,13 +121,13 @@ func (c *etcdClient) UpdateIfLocked(ctx context.Context, key string, value []byt
 		return wrapOp(op, key, err)
 	}
 	err = retryLostLease(func() (bool, error) {
-		id, err := c.leaseFor(ctx, key, lease)
+		id, _, err := c.leaseFor(ctx, key, lease)
 		if err != nil {
 			return false, err
 		}
 		_, err = c.lockedTxn(ctx, kindSet, "UpdateIfLocked", key, fence, writeFields(value, lease),
 			clientv3.OpPut(key, string(value), putOptions(id)...))
-		return c.leases != nil && c.leases.CancelIfExpired(err, id), err
+		return c.leases.CancelIfExpired(err, id), err
 	})
 	return wrapOp(op, key, err)
 }
@@ -146,7 +146,7 @@ func (c *etcdClient) UpdateIfDifferentIfLocked(ctx context.Context, key string, 
 	}
 	var written bool
 	err = retryLostLease(func() (bool, error) {
-		id, err := c.leaseFor(ctx, key, lease)
+		id, _, err := c.leaseFor(ctx, key, lease)
 		if err != nil {
 			return false, err
 		}
@@ -158,7 +158,7 @@ func (c *etcdClient) UpdateIfDifferentIfLocked(ctx context.Context, key string, 
 		resp, err := c.lockedTxn(ctx, kindSet, "UpdateIfDifferentIfLocked", key, fence, writeFields(value, lease),
 			clientv3.OpTxn(same, nil, []clientv3.Op{put}))
 		if err != nil {
-			return c.leases != nil && c.leases.CancelIfExpired(err, id), err
+			return c.leases.CancelIfExpired(err, id), err
 		}
 		written = !resp.Responses[0].GetResponseTxn().Succeeded
 		return false, nil
@@ -180,9 +180,11 @@ func (c *etcdClient) CreateOnlyIfLocked(ctx context.Context, key string, value [
 	if err != nil {
 		return false, wrapOp(op, key, err)
 	}
-	var created bool
+	var created, fresh bool
 	err = retryLostLease(func() (bool, error) {
-		id, err := c.leaseFor(ctx, key, lease)
+		var id clientv3.LeaseID
+		var err error
+		id, fresh, err = c.leaseFor(ctx, key, lease)
 		if err != nil {
 			return false, err
 		}
@@ -208,10 +210,11 @@ func (c *etcdClient) CreateOnlyIfLocked(ctx context.Context, key string, value [
 		if tracing.Load() {
 			Trace("CreateOnlyLocked", err, logrus.Fields{"key": key, "valueBytes": len(value), "lease": lease})
 		}
-		return err != nil && c.leases != nil && c.leases.CancelIfExpired(err, id), err
+		return err != nil && c.leases.CancelIfExpired(err, id), err
 	})
-	if !created && lease && c.leases != nil {
-		// Nothing was written: do not keep the key counted on the lease.
+	if !created && fresh {
+		// Not written: the key stays off the lease it was just put on; a
+		// key attached by an earlier write stays attached.
 		c.leases.Release(key)
 	}
 	return created, wrapOp(op, key, err)

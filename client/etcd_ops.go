@@ -34,13 +34,14 @@ func (c *etcdClient) Get(ctx context.Context, key string) ([]byte, error) {
 	return resp.Kvs[0].Value, nil
 }
 
-// leaseFor returns the data lease key is written with, or NoLease.
-func (c *etcdClient) leaseFor(ctx context.Context, key string, lease bool) (clientv3.LeaseID, error) {
+// leaseFor returns the data lease key is written with, or NoLease; fresh
+// reports that this call attached key to it (see leaseManager.GetLeaseID).
+func (c *etcdClient) leaseFor(ctx context.Context, key string, lease bool) (id clientv3.LeaseID, fresh bool, err error) {
 	if !lease {
-		return clientv3.NoLease, nil
+		return clientv3.NoLease, false, nil
 	}
 	if _, err := c.client(ctx); err != nil {
-		return clientv3.NoLease, err
+		return clientv3.NoLease, false, err
 	}
 	return c.leases.GetLeaseID(ctx, key)
 }
@@ -65,7 +66,7 @@ func (c *etcdClient) Update(ctx context.Context, key string, value []byte, lease
 }
 
 func (c *etcdClient) update(ctx context.Context, key string, value []byte, lease bool) (retry bool, err error) {
-	id, err := c.leaseFor(ctx, key, lease)
+	id, _, err := c.leaseFor(ctx, key, lease)
 	if err != nil {
 		return false, err
 	}
@@ -80,7 +81,7 @@ func (c *etcdClient) update(ctx context.Context, key string, value []byte, lease
 	if tracing.Load() {
 		Trace("Update", err, logrus.Fields{"key": key, "valueBytes": len(value), "lease": lease})
 	}
-	return c.leases != nil && c.leases.CancelIfExpired(err, id), err
+	return c.leases.CancelIfExpired(err, id), err
 }
 
 // retryLostLease runs attempt, and once more if it reports that the data
@@ -110,7 +111,7 @@ func (c *etcdClient) UpdateIfDifferent(ctx context.Context, key string, value []
 }
 
 func (c *etcdClient) updateIfDifferent(ctx context.Context, key string, value []byte, lease bool) (written, retry bool, err error) {
-	id, err := c.leaseFor(ctx, key, lease)
+	id, _, err := c.leaseFor(ctx, key, lease)
 	if err != nil {
 		return false, false, err
 	}
@@ -130,7 +131,7 @@ func (c *etcdClient) updateIfDifferent(ctx context.Context, key string, value []
 		Trace("UpdateIfDifferent", err, logrus.Fields{"key": key, "valueBytes": len(value), "lease": lease})
 	}
 	if err != nil {
-		return false, c.leases != nil && c.leases.CancelIfExpired(err, id), err
+		return false, c.leases.CancelIfExpired(err, id), err
 	}
 	return !resp.Succeeded, false, nil
 }
@@ -149,16 +150,7 @@ func (c *etcdClient) CreateOnly(ctx context.Context, key string, value []byte, l
 }
 
 func (c *etcdClient) createOnly(ctx context.Context, key string, value []byte, lease bool) (created, retry bool, err error) {
-	// A key this call attaches to the lease must be detached again if it
-	// is not written; a key attached by an earlier write stays attached.
-	attachedBefore := false
-	if lease {
-		if _, err := c.client(ctx); err != nil {
-			return false, false, err
-		}
-		attachedBefore = c.leases.isAttached(key)
-	}
-	id, err := c.leaseFor(ctx, key, lease)
+	id, fresh, err := c.leaseFor(ctx, key, lease)
 	if err != nil {
 		return false, false, err
 	}
@@ -177,9 +169,10 @@ func (c *etcdClient) createOnly(ctx context.Context, key string, value []byte, l
 		Trace("CreateOnly", err, logrus.Fields{"key": key, "valueBytes": len(value), "lease": lease})
 	}
 	if err != nil {
-		return false, c.leases != nil && c.leases.CancelIfExpired(err, id), err
+		return false, c.leases.CancelIfExpired(err, id), err
 	}
-	if !resp.Succeeded && lease && !attachedBefore {
+	if !resp.Succeeded && fresh {
+		// Not written: the key stays off the lease it was just put on.
 		c.leases.Release(key)
 	}
 	return resp.Succeeded, false, nil

@@ -57,24 +57,35 @@ func newLeaseManager(clientCtx context.Context, cl *clientv3.Client, ttl time.Du
 }
 
 // GetLeaseID returns the lease key must be written with, attaching the key to
-// it if it is not attached yet.
-func (m *leaseManager) GetLeaseID(ctx context.Context, key string) (clientv3.LeaseID, error) {
-	s, err := m.GetSession(ctx, key)
+// it if it is not attached yet. fresh reports that this call attached it: a
+// caller whose write then did not happen (CreateOnly on an existing key)
+// Releases it, while a key attached by an earlier write stays attached.
+func (m *leaseManager) GetLeaseID(ctx context.Context, key string) (id clientv3.LeaseID, fresh bool, err error) {
+	s, fresh, err := m.attach(ctx, key)
 	if err != nil {
-		return clientv3.NoLease, err
+		return clientv3.NoLease, false, err
 	}
-	return s.Lease(), nil
+	return s.Lease(), fresh, nil
 }
 
 // GetSession returns the session of the lease key is attached to, attaching it
 // to the current lease, to any lease with room left, or to a newly granted
 // one. Only one grant runs at a time; concurrent callers wait for it.
 func (m *leaseManager) GetSession(ctx context.Context, key string) (*concurrency.Session, error) {
+	s, _, err := m.attach(ctx, key)
+	return s, err
+}
+
+func (m *leaseManager) attach(ctx context.Context, key string) (s *concurrency.Session, fresh bool, err error) {
 	for {
 		m.mu.Lock()
+		if _, s, ok := m.book.Lookup(key); ok {
+			m.mu.Unlock()
+			return s, false, nil
+		}
 		if _, s, ok := m.book.Attach(key); ok {
 			m.mu.Unlock()
-			return s, nil
+			return s, true, nil
 		}
 		if wait := m.acquiring; wait != nil {
 			m.mu.Unlock()
@@ -82,9 +93,9 @@ func (m *leaseManager) GetSession(ctx context.Context, key string) (*concurrency
 			case <-wait:
 				continue
 			case <-ctx.Done():
-				return nil, ctx.Err()
+				return nil, false, ctx.Err()
 			case <-m.clientCtx.Done():
-				return nil, errClosed(m.clientCtx)
+				return nil, false, errClosed(m.clientCtx)
 			}
 		}
 		done := make(chan struct{})
@@ -98,7 +109,7 @@ func (m *leaseManager) GetSession(ctx context.Context, key string) (*concurrency
 		close(done)
 		if err != nil {
 			m.mu.Unlock()
-			return nil, err
+			return nil, false, err
 		}
 		m.book.Add(session.Lease(), session)
 		m.mu.Unlock()
@@ -180,13 +191,6 @@ func (m *leaseManager) ReleasePrefix(prefix string) {
 	m.mu.Lock()
 	m.book.ReleasePrefix(prefix)
 	m.mu.Unlock()
-}
-
-// isAttached reports whether key is attached to any lease.
-func (m *leaseManager) isAttached(key string) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.book.IsAttached(key)
 }
 
 // KeyHasLease reports whether key is attached to exactly lease id.

@@ -154,28 +154,36 @@ func testExpiryObserver(t *testing.T, b Backend) {
 	require.Empty(t, foreign.snapshot(), "an observer of another client")
 }
 
-// testCreateOnlyKeepsAttachment: a CreateOnly that finds the key must not
-// detach a key the client had attached to its lease by an earlier write,
-// or the key's loss would go unreported to the observers.
+// testCreateOnlyKeepsAttachment: a CreateOnly (or CreateOnlyIfLocked) that
+// finds the key must not detach a key the client had attached to its lease
+// by an earlier write, or the key's loss would go unreported to the
+// observers.
 func testCreateOnlyKeepsAttachment(t *testing.T, b Backend) {
 	p := UniquePrefix(t)
 	c := newCaseClientWith(t, b, p, nil, &kvstore.ExtraOptions{LeaseTTL: shortLeaseTTL})
 	ctx := caseCtx(t)
-	key := p + "k"
+	key, lockedKey := p+"k", p+"locked"
 	var lost observed
 	c.RegisterLeaseExpiredObserver(p, lost.fn)
 
 	require.NoError(t, c.Update(ctx, key, []byte("v"), true))
+	require.NoError(t, c.Update(ctx, lockedKey, []byte("v"), true))
 	created, err := c.CreateOnly(ctx, key, []byte("other"), true)
 	require.NoError(t, err)
 	require.False(t, created)
+	lock, err := c.LockPath(ctx, p+"lock")
+	require.NoError(t, err)
+	created, err = c.CreateOnlyIfLocked(ctx, lockedKey, []byte("other"), true, lock)
+	require.NoError(t, err)
+	require.False(t, created)
+	require.NoError(t, lock.Unlock(ctx))
 	created, err = c.CreateOnly(ctx, p+"absent-then-written", []byte("v"), true)
 	require.NoError(t, err)
 	require.True(t, created)
 
 	b.RevokeLease(t, modLease(t, c, key))
-	require.Eventually(t, func() bool { return lost.snapshot()[key] == 1 },
-		leaseWait, 10*time.Millisecond, "the observer never heard of the key: %v", lost.snapshot())
+	require.Eventually(t, func() bool { s := lost.snapshot(); return s[key] == 1 && s[lockedKey] == 1 },
+		leaseWait, 10*time.Millisecond, "the observer never heard of both keys: %v", lost.snapshot())
 }
 
 func testRegrant(t *testing.T, b Backend) {

@@ -66,19 +66,30 @@ func (m *leaseManager) GetLeaseID(key string) (int64, error) {
 // session is GetLeaseID that also returns the channel closed when the lease
 // ends for this client (expired, revoked or the client closed).
 func (m *leaseManager) session(key string) (int64, <-chan struct{}, error) {
+	id, done, _, err := m.attach(key)
+	return id, done, err
+}
+
+// attach is session that also reports whether this call attached key (it
+// was not attached before): a caller whose write then did not happen
+// Releases it, while a key attached by an earlier write stays attached.
+func (m *leaseManager) attach(key string) (id int64, done <-chan struct{}, fresh bool, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return 0, nil, errManagerClosed
+		return 0, nil, false, errManagerClosed
+	}
+	if id, done, ok := m.book.Lookup(key); ok {
+		return id, done, false, nil
 	}
 	if id, done, ok := m.book.Attach(key); ok {
-		return id, done, nil
+		return id, done, true, nil
 	}
-	id := m.store.grantLease(m.ttl, m.lost)
+	id = m.store.grantLease(m.ttl, m.lost)
 	m.book.Add(id, make(chan struct{}))
 	m.log.WithFields(logrus.Fields{"lease": leaseHex(id), "ttl": m.ttl}).Debug("New lease granted")
-	id, done, _ := m.book.Attach(key)
-	return id, done, nil
+	id, ch, _ := m.book.Attach(key)
+	return id, ch, true, nil
 }
 
 // expire forgets lease id and reports the keys that were attached to it.
@@ -109,13 +120,6 @@ func (m *leaseManager) CancelIfExpired(err error, id int64) bool {
 	}
 	m.expire(id)
 	return true
-}
-
-// isAttached reports whether key is attached to any lease.
-func (m *leaseManager) isAttached(key string) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.book.IsAttached(key)
 }
 
 // Release detaches key from its lease; the lease stays for reuse.

@@ -92,7 +92,7 @@ func (c *client) UpdateIfLocked(ctx context.Context, key string, value []byte, l
 	if err := validate.Write(key, value, c.maxRequestBytes); err != nil {
 		return wrapOp("update-if-locked", key, err)
 	}
-	err := c.withLease(key, lease, func(id int64) error {
+	_, err := c.withLease(key, lease, func(id int64) error {
 		return c.lockedTxn(ctx, lock, func(f fence) error {
 			if err := checkHeld(f); err != nil {
 				return err
@@ -109,7 +109,7 @@ func (c *client) UpdateIfDifferentIfLocked(ctx context.Context, key string, valu
 		return false, wrapOp("update-if-different-if-locked", key, err)
 	}
 	var written bool
-	err := c.withLease(key, lease, func(id int64) error {
+	_, err := c.withLease(key, lease, func(id int64) error {
 		return c.lockedTxn(ctx, lock, func(f fence) error {
 			written = false
 			if err := checkHeld(f); err != nil {
@@ -136,7 +136,7 @@ func (c *client) CreateOnlyIfLocked(ctx context.Context, key string, value []byt
 		return false, wrapOp("create-if-locked", key, err)
 	}
 	var created bool
-	err := c.withLease(key, lease, func(id int64) error {
+	fresh, err := c.withLease(key, lease, func(id int64) error {
 		return c.lockedTxn(ctx, lock, func(f fence) error {
 			created = false
 			if _, exists := c.store.kvs[key]; exists {
@@ -152,7 +152,9 @@ func (c *client) CreateOnlyIfLocked(ctx context.Context, key string, value []byt
 	if err != nil {
 		created = false
 	}
-	if !created && lease {
+	if !created && fresh {
+		// Not written: the key stays off the lease it was just put on; a
+		// key attached by an earlier write stays attached.
 		c.leases.Release(key)
 	}
 	return created, wrapOp("create-if-locked", key, err)

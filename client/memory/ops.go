@@ -32,28 +32,23 @@ func (c *client) Get(ctx context.Context, key string) ([]byte, error) {
 	return nil, nil
 }
 
-// leaseFor returns the data lease key is written with, or 0.
-func (c *client) leaseFor(key string, lease bool) (int64, error) {
-	if !lease {
-		return 0, nil
-	}
-	return c.leases.GetLeaseID(key)
-}
-
-// withLease runs write with the lease for key, once more on a fresh lease if
-// the store has dropped the lease meanwhile.
-func (c *client) withLease(key string, lease bool, write func(id int64) error) error {
-	var err error
+// withLease runs write with the lease for key (0 without lease), once more on
+// a fresh lease if the store has dropped the lease meanwhile. fresh reports
+// that the key was not attached to a lease before: a caller whose write did
+// not happen Releases it.
+func (c *client) withLease(key string, lease bool, write func(id int64) error) (fresh bool, err error) {
 	for attempt := 0; attempt < 2; attempt++ {
 		var id int64
-		if id, err = c.leaseFor(key, lease); err != nil {
-			return err
+		if lease {
+			if id, _, fresh, err = c.leases.attach(key); err != nil {
+				return false, err
+			}
 		}
 		if err = write(id); !c.leases.CancelIfExpired(err, id) {
-			return err
+			return fresh, err
 		}
 	}
-	return err
+	return fresh, err
 }
 
 // Update implements kvstore.BackendOperations.
@@ -61,7 +56,7 @@ func (c *client) Update(ctx context.Context, key string, value []byte, lease boo
 	if err := c.beginWrite(ctx, key, value); err != nil {
 		return wrapOp("update", key, err)
 	}
-	err := c.withLease(key, lease, func(id int64) error {
+	_, err := c.withLease(key, lease, func(id int64) error {
 		c.store.mu.Lock()
 		defer c.store.mu.Unlock()
 		return c.store.putLocked(key, value, id)
@@ -85,7 +80,7 @@ func (c *client) UpdateIfDifferent(ctx context.Context, key string, value []byte
 		return false, wrapOp("update-if-different", key, err)
 	}
 	var written bool
-	err := c.withLease(key, lease, func(id int64) error {
+	_, err := c.withLease(key, lease, func(id int64) error {
 		c.store.mu.Lock()
 		defer c.store.mu.Unlock()
 		written = false
@@ -112,11 +107,8 @@ func (c *client) CreateOnly(ctx context.Context, key string, value []byte, lease
 	if err := c.beginWrite(ctx, key, value); err != nil {
 		return false, wrapOp("create", key, err)
 	}
-	// A key this call attaches to the lease must be detached again if it
-	// is not written; a key attached by an earlier write stays attached.
-	attachedBefore := lease && c.leases.isAttached(key)
 	var created bool
-	err := c.withLease(key, lease, func(id int64) error {
+	fresh, err := c.withLease(key, lease, func(id int64) error {
 		c.store.mu.Lock()
 		defer c.store.mu.Unlock()
 		created = false
@@ -129,7 +121,8 @@ func (c *client) CreateOnly(ctx context.Context, key string, value []byte, lease
 	if err != nil {
 		created = false
 	}
-	if !created && lease && !attachedBefore {
+	if !created && fresh {
+		// Not written: the key stays off the lease it was just put on.
 		c.leases.Release(key)
 	}
 	return created, wrapOp("create", key, err)
