@@ -303,10 +303,3 @@ func (c *etcdClient) spawn(fns ...func()) bool {
 }
 
 func leaseHex(id clientv3.LeaseID) string { return fmt.Sprintf("%x", int64(id)) }
-
-func errClosed(ctx context.Context) error {
-	if ctx.Err() != nil {
-		return kvstore.ErrClientClosed
-	}
-	return nil
-}

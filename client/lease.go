@@ -95,7 +95,7 @@ func (m *leaseManager) attach(ctx context.Context, key string) (s *concurrency.S
 			case <-ctx.Done():
 				return nil, false, ctx.Err()
 			case <-m.clientCtx.Done():
-				return nil, false, errClosed(m.clientCtx)
+				return nil, false, kvstore.ErrClientClosed
 			}
 		}
 		done := make(chan struct{})
