@@ -57,7 +57,8 @@ func registerSync(p params) error {
 // inotify: files mounted from Kubernetes ConfigMaps and Secrets change by a
 // symlink swap that inotify watches on the file miss, and reading a small
 // file now and then costs nothing. It compares a hash of the content rather
-// than the modification time, whose granularity can hide a quick rewrite.
+// than the modification time, whose granularity can hide a quick rewrite,
+// and applies a new content only once it read the same twice (contentGate).
 type watcher struct {
 	cfg   Config
 	kv    promise.Promise[kvstore.BackendOperations]
@@ -109,26 +110,36 @@ func (w *watcher) run(ctx context.Context) {
 }
 
 func (w *watcher) loop(ctx context.Context, s *Syncer) {
-	ticker := time.NewTicker(w.cfg.KVStoreUsersSyncInterval)
-	defer ticker.Stop()
 	var (
-		seen    [sha256.Size]byte // content last looked at
-		hasSeen bool
+		gate    contentGate
 		lastErr string // last reported problem, to log each once
+		timer   = time.NewTimer(0)
 	)
+	defer timer.Stop()
 	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		next := w.cfg.KVStoreUsersSyncInterval
 		data, err := os.ReadFile(w.cfg.KVStoreUsersFile)
-		switch {
-		case err != nil:
-			hasSeen = false
+		if err != nil {
+			gate.forget()
 			w.report(&lastErr, fmt.Errorf("reading the users file: %w", err), errors.Is(err, fs.ErrNotExist))
-		case !hasSeen || sha256.Sum256(data) != seen:
-			sum := sha256.Sum256(data)
+			timer.Reset(next)
+			continue
+		}
+		sum := sha256.Sum256(data)
+		switch gate.observe(sum) {
+		case settling:
+			next = settleDelay(next)
+		case apply:
 			desired, err := ParseFile(data)
 			if err != nil {
-				// Remember the content: it is not parsed again until it
-				// changes, and the users stay as they are.
-				seen, hasSeen = sum, true
+				// Not parsed again until it changes; the users stay as
+				// they are.
+				gate.done(sum)
 				w.report(&lastErr, fmt.Errorf("malformed users file, leaving users untouched: %w", err), false)
 				break
 			}
@@ -136,18 +147,15 @@ func (w *watcher) loop(ctx context.Context, s *Syncer) {
 				if ctx.Err() != nil {
 					return
 				}
-				// Not remembered: retried at the next tick.
+				// Still the candidate: retried at the next read.
 				w.report(&lastErr, err, false)
 				break
 			}
-			seen, hasSeen, lastErr = sum, true, ""
+			gate.done(sum)
+			lastErr = ""
 			w.log.WithField("users", len(desired)).Info("Users synced with the users file")
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		}
+		timer.Reset(next)
 	}
 }
 

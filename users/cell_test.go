@@ -2,6 +2,7 @@ package users_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -156,6 +157,34 @@ func TestUsersCellMalformedFileLeavesUsersUntouched(t *testing.T) {
 		return false
 	}, testTimeout, 10*time.Millisecond)
 	requireRoles(t, alice)
+}
+
+// A file caught empty, as it is between the truncation and the write of an
+// in-place rewrite, is not "no users": nothing is deleted. An explicit empty
+// list is, even written in place.
+func TestUsersCellIgnoresEmptiedFile(t *testing.T) {
+	n := names(t)
+	alice := n + "alice"
+	file := filepath.Join(t.TempDir(), "users.yaml")
+	stateKey := hivetest.UniquePrefix(t) + "managed"
+	writeFile(t, file, "- name: "+alice+"\n")
+	logger, hook := logrustest.NewNullLogger()
+	start(t, usersHive(t, file, stateKey, cell.Provide(func() logrus.FieldLogger { return logger })))
+	eventuallyRoles(t, alice)
+
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	require.Eventually(t, func() bool {
+		for _, e := range hook.AllEntries() {
+			if err, ok := e.Data[logrus.ErrorKey].(error); ok && errors.Is(err, users.ErrNoUsersList) {
+				return true
+			}
+		}
+		return false
+	}, testTimeout, 10*time.Millisecond)
+	requireRoles(t, alice)
+
+	require.NoError(t, os.WriteFile(file, []byte("[]\n"), 0o600))
+	eventuallyAbsent(t, alice)
 }
 
 func TestUsersCellWithoutKVStore(t *testing.T) {

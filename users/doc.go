@@ -33,10 +33,17 @@
 // Users the file never listed are never touched; a listed user that existed
 // before becomes managed, and is deleted once it leaves the file.
 //
+// A new content is applied only once two reads a moment apart (a quarter
+// of a second, or the sync interval if shorter) return the same bytes, so
+// that a file being rewritten in place is not applied half-written. Writing
+// a new file and renaming it over the old one is still the better habit.
+//
 // A file that cannot be read or parsed (missing, malformed YAML, a user
 // without a name, a duplicate, the reserved user root) is logged and
 // leaves every user untouched; the cell applies the next valid version.
-// An empty file, or an empty list, is valid and removes every managed user.
+// So does a file with no list at all (empty, only comments), which is what
+// a reader sees while a writer has truncated the file and not yet written
+// it. An explicit empty list, [] or users: [], removes every managed user.
 //
 // Roles are not created here: they carry the key-range permissions and
 // belong to whoever sets up the cluster's RBAC.

@@ -3,6 +3,7 @@ package users
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -18,6 +19,13 @@ type User struct {
 	// Role is Cilium's single-role spelling; it is merged into Roles.
 	Role string `json:"role,omitempty"`
 }
+
+// ErrNoUsersList is returned by ParseFile for a file that holds no list of
+// users: empty, only comments, or a "users:" key without a value. Such a file
+// is far more often caught half-written than meant, so it changes nothing;
+// an explicit empty list ("[]" or "users: []") removes every managed user.
+var ErrNoUsersList = errors.New("the users file holds no list of users (is it being written?): " +
+	"write an empty list, [] or users: [], to remove every managed user")
 
 // reservedUser is etcd's superuser: it is set up with the cluster and
 // deleting it (when a file that listed it changes) must never be automatic.
@@ -35,19 +43,25 @@ func ParseFile(data []byte) (map[string][]string, error) {
 	var list []User
 	switch {
 	case len(js) == 0 || bytes.Equal(js, []byte("null")):
-		// An empty file: no users.
+		// No document at all is what a reader sees while a writer that
+		// truncates first (cp, shell redirection, most editors) is at work;
+		// reading it as "no users" would delete every managed user.
+		return nil, ErrNoUsersList
 	case js[0] == '[':
 		if err := decodeStrict(js, &list); err != nil {
 			return nil, err
 		}
 	case js[0] == '{':
 		var wrapped struct {
-			Users []User `json:"users"`
+			Users *[]User `json:"users"`
 		}
 		if err := decodeStrict(js, &wrapped); err != nil {
 			return nil, err
 		}
-		list = wrapped.Users
+		if wrapped.Users == nil {
+			return nil, ErrNoUsersList
+		}
+		list = *wrapped.Users
 	default:
 		return nil, fmt.Errorf("expected a list of users (or a map with a \"users\" list)")
 	}
