@@ -124,6 +124,18 @@ type BackendOperationsUserMgmt interface {
 	UserEnforceAbsence(ctx context.Context, name string) error
 }
 
+// UserRoleRevoker is implemented by backends that can take roles away from
+// a user without deleting it; both backends of this module do. It is a
+// separate interface because BackendOperationsUserMgmt is the reference's,
+// which can only grant: a caller shrinking a user's roles checks for it and
+// otherwise has to delete and recreate the user, who is then absent for a
+// moment.
+type UserRoleRevoker interface {
+	// UserRevokeRoles revokes every role in roles from the user. A role
+	// the user does not have, or a missing user, is not an error.
+	UserRevokeRoles(ctx context.Context, name string, roles []string) error
+}
+
 // KVLocker is a held lock returned by LockPath.
 type KVLocker interface {
 	// Unlock releases the lock. It always releases the process-local

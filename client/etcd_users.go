@@ -19,6 +19,8 @@ import (
 // not become label values.
 const usersMetricsScope = "users"
 
+var _ kvstore.UserRoleRevoker = (*etcdClient)(nil)
+
 // UserEnforcePresence implements kvstore.BackendOperationsUserMgmt.
 //
 // The user is created without a password: with client-certificate
@@ -78,6 +80,35 @@ func (c *etcdClient) UserEnforceAbsence(ctx context.Context, name string) error 
 		return wrapOp(op, name, fmt.Errorf("deleting user %q: %w", name, err))
 	}
 	c.log.WithField(kvstore.FieldUser, name).Info("User deleted")
+	return nil
+}
+
+// UserRevokeRoles implements kvstore.UserRoleRevoker. Revoking a role the
+// user does not have, or from a user that does not exist, succeeds: the
+// caller wants the user not to have the role, and it does not.
+func (c *etcdClient) UserRevokeRoles(ctx context.Context, name string, roles []string) error {
+	const op = "user-revoke-roles"
+	if name == "" {
+		return wrapOp(op, name, errors.New("empty user name"))
+	}
+	log := c.log.WithField(kvstore.FieldUser, name)
+	for _, role := range roles {
+		err := c.userRequest(ctx, "UserRevokeRole", name, role, func(cli *clientv3.Client) error {
+			_, err := cli.UserRevokeRole(ctx, name, role)
+			return err
+		})
+		switch {
+		case errors.Is(err, rpctypes.ErrUserNotFound):
+			log.Debug("User absent: no role to revoke")
+			return nil
+		case errors.Is(err, rpctypes.ErrRoleNotGranted):
+			log.WithField(kvstore.FieldRole, role).Debug("Role was not granted")
+		case err != nil:
+			return wrapOp(op, name, fmt.Errorf("revoking role %q from user %q: %w", role, name, err))
+		default:
+			log.WithField(kvstore.FieldRole, role).Info("Role revoked from user")
+		}
+	}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,8 +55,27 @@ func TestUserEnforcePresenceAndAbsenceWithAuth(t *testing.T) {
 	_, err = asUser.Get(ctx, "cilium/other")
 	require.ErrorContains(t, err, "permission denied", "nothing outside cilium/state/")
 
+	// A second role, then revoked: the user keeps the first, and what the
+	// revoked role allowed is refused again.
+	const writer = "state-writer"
+	srv.CreateRole(t, writer, hivetest.ReadWritePrefix("cilium/state/"))
+	require.NoError(t, c.UserEnforcePresence(ctx, user, []string{role, writer}))
+	_, err = asUser.Put(ctx, "cilium/state/nodes/n2", "x")
+	require.NoError(t, err, "the writer role allows writing")
+	revoker := c.(kvstore.UserRoleRevoker)
+	require.NoError(t, revoker.UserRevokeRoles(ctx, user, []string{writer}))
+	require.NoError(t, revoker.UserRevokeRoles(ctx, user, []string{writer}), "a role not granted is not an error")
+	roles, _ = srv.UserRoles(t, user)
+	require.Equal(t, []string{role}, roles)
+	require.Eventually(t, func() bool {
+		_, err := asUser.Put(ctx, "cilium/state/nodes/n3", "x")
+		return err != nil && strings.Contains(err.Error(), "permission denied")
+	}, 10*time.Second, 20*time.Millisecond, "writing is refused once the role is revoked")
+	require.ErrorContains(t, revoker.UserRevokeRoles(ctx, "", []string{writer}), "empty user name")
+
 	require.NoError(t, c.UserEnforceAbsence(ctx, user))
 	require.NoError(t, c.UserEnforceAbsence(ctx, user), "idempotent")
+	require.NoError(t, revoker.UserRevokeRoles(ctx, user, []string{role}), "a missing user is not an error")
 	_, ok = srv.UserRoles(t, user)
 	require.False(t, ok)
 	_, err = asUser.Get(ctx, "cilium/state/nodes/n1")

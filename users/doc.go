@@ -20,9 +20,10 @@
 //     name) and granted its roles;
 //   - every user this cell enforced earlier and that has left the file is
 //     deleted;
-//   - a user whose roles shrank is deleted and created again with the new
-//     roles, because the user-management interface can grant but not revoke
-//     (the user is briefly absent: requests it makes in that instant fail).
+//   - a user whose roles shrank keeps the roles it still has and loses the
+//     others (granted first, revoked after, through kvstore.UserRoleRevoker;
+//     with a backend that lacks it, the user is deleted and created again and
+//     is briefly absent).
 //
 // The set of users the cell manages is stored in etcd, in the key given by
 // --kvstore-users-state-key (default cilium/.users-managed), not in memory

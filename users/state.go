@@ -74,12 +74,13 @@ func equalUsers(a, b map[string][]string) bool {
 	return maps.EqualFunc(a, b, slices.Equal)
 }
 
-// subset reports whether every role of sub is in roles (both sorted).
-func subset(sub, roles []string) bool {
-	for _, r := range sub {
+// dropped returns the roles of old that roles no longer has (both sorted).
+func dropped(old, roles []string) []string {
+	var out []string
+	for _, r := range old {
 		if _, found := slices.BinarySearch(roles, r); !found {
-			return false
+			out = append(out, r)
 		}
 	}
-	return true
+	return out
 }

@@ -49,22 +49,13 @@ func (s *Syncer) Sync(ctx context.Context, desired map[string][]string) error {
 
 	var errs []error
 	for _, name := range sortedNames(desired) {
-		roles := desired[name]
-		log := s.Log.WithField(kvstore.FieldUser, name)
-		if old, ok := managed[name]; ok && !subset(old, roles) {
-			// Granting cannot take a role away: recreate the user.
-			log.WithField("roles", roles).Info("Recreating user to drop roles it no longer has in the users file")
-			if err := s.Users.UserEnforceAbsence(ctx, name); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-		}
-		if err := s.Users.UserEnforcePresence(ctx, name, roles); err != nil {
+		if err := s.enforce(ctx, name, managed[name], desired[name]); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if old, ok := managed[name]; !ok || !slices.Equal(old, roles) {
-			log.WithField("roles", roles).Info("User enforced from the users file")
+		if old, ok := managed[name]; !ok || !slices.Equal(old, desired[name]) {
+			s.Log.WithFields(logrus.Fields{kvstore.FieldUser: name, "roles": desired[name]}).
+				Info("User enforced from the users file")
 		}
 	}
 	for _, name := range sortedNames(managed) {
@@ -83,6 +74,31 @@ func (s *Syncer) Sync(ctx context.Context, desired map[string][]string) error {
 	}
 	if !equalUsers(desired, intent) {
 		return saveState(ctx, s.KV, s.StateKey, desired)
+	}
+	return nil
+}
+
+// enforce makes user name have roles, given that it had (at most) the
+// managed roles old. Roles that were dropped from the file are revoked
+// after the new ones are granted, so the user never holds less than both
+// versions agree on; a backend that cannot revoke gets the user deleted and
+// created again instead.
+func (s *Syncer) enforce(ctx context.Context, name string, old, roles []string) error {
+	gone := dropped(old, roles)
+	revoker, canRevoke := s.Users.(kvstore.UserRoleRevoker)
+	if len(gone) > 0 && !canRevoke {
+		s.Log.WithFields(logrus.Fields{kvstore.FieldUser: name, "roles": roles}).
+			Info("Recreating user to drop roles it no longer has in the users file: the backend cannot revoke roles")
+		if err := s.Users.UserEnforceAbsence(ctx, name); err != nil {
+			return err
+		}
+		gone = nil
+	}
+	if err := s.Users.UserEnforcePresence(ctx, name, roles); err != nil {
+		return err
+	}
+	if len(gone) > 0 {
+		return revoker.UserRevokeRoles(ctx, name, gone)
 	}
 	return nil
 }

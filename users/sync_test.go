@@ -8,6 +8,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hivekv/kvstore"
 	"github.com/hivekv/kvstore/hivetest"
 	"github.com/hivekv/kvstore/users"
 )
@@ -44,14 +45,58 @@ func TestUsersSyncCreatesChangesAndDeletes(t *testing.T) {
 	// Same input again: nothing to do, no error.
 	require.NoError(t, s.Sync(ctx, map[string][]string{alice: {r1, r2}, bob: {r1}}))
 
-	// alice loses r2 (recreated), bob leaves the file (deleted).
+	// alice loses r2 (revoked, she is not deleted), bob leaves the file
+	// (deleted).
+	counted := &countingRevoker{countingUsers{BackendOperationsUserMgmt: s.Users}, s.Users.(kvstore.UserRoleRevoker)}
+	s.Users = counted
 	require.NoError(t, s.Sync(ctx, map[string][]string{alice: {r1}}))
 	requireRoles(t, alice, r1)
 	requireAbsent(t, bob)
+	require.Equal(t, []string{bob}, counted.deleted, "only bob is deleted")
 
 	// An empty set removes every managed user.
 	require.NoError(t, s.Sync(ctx, map[string][]string{}))
 	requireAbsent(t, alice)
+}
+
+// A backend without kvstore.UserRoleRevoker still gets the roles right, by
+// recreating the user.
+func TestUsersSyncRecreatesWithoutRevoker(t *testing.T) {
+	srv := hivetest.SharedServer(t)
+	n := names(t)
+	r1, r2 := n+"r1", n+"r2"
+	srv.CreateRole(t, r1)
+	srv.CreateRole(t, r2)
+	alice := n + "alice"
+	s, _ := newSyncer(t)
+	grantOnly := &countingUsers{BackendOperationsUserMgmt: s.Users}
+	s.Users = grantOnly
+	_, canRevoke := s.Users.(kvstore.UserRoleRevoker)
+	require.False(t, canRevoke)
+	ctx := context.Background()
+
+	require.NoError(t, s.Sync(ctx, map[string][]string{alice: {r1, r2}}))
+	require.NoError(t, s.Sync(ctx, map[string][]string{alice: {r2}}))
+	requireRoles(t, alice, r2)
+	require.Equal(t, []string{alice}, grantOnly.deleted, "recreated")
+}
+
+// countingUsers records deletions and hides every method but those of
+// kvstore.BackendOperationsUserMgmt: it is a backend that cannot revoke.
+type countingUsers struct {
+	kvstore.BackendOperationsUserMgmt
+	deleted []string
+}
+
+// countingRevoker is countingUsers for a backend that can revoke.
+type countingRevoker struct {
+	countingUsers
+	kvstore.UserRoleRevoker
+}
+
+func (c *countingUsers) UserEnforceAbsence(ctx context.Context, name string) error {
+	c.deleted = append(c.deleted, name)
+	return c.BackendOperationsUserMgmt.UserEnforceAbsence(ctx, name)
 }
 
 func TestUsersSyncLeavesOtherUsersAlone(t *testing.T) {

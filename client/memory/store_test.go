@@ -183,6 +183,12 @@ func TestMemoryUsers(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, []string{"reader", "writer"}, roles)
 	require.Equal(t, []string{"alice", "bob"}, s.Users())
+	require.NoError(t, c.UserRevokeRoles(ctx, "alice", []string{"writer", "never-granted"}))
+	require.NoError(t, c.UserRevokeRoles(ctx, "nobody", []string{"writer"}), "missing user")
+	roles, _ = s.User("alice")
+	require.Equal(t, []string{"reader"}, roles)
+	_, ok = s.User("nobody")
+	require.False(t, ok, "revoking does not create users")
 
 	require.NoError(t, c.UserEnforceAbsence(ctx, "alice"))
 	require.NoError(t, c.UserEnforceAbsence(ctx, "alice"), "missing user")

@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"sort"
+
+	"github.com/hivekv/kvstore"
 )
 
 // The store keeps users and their roles so that code managing etcd users
 // (the users cell) can be tested on it; nothing enforces them.
 
 var errEmptyUser = errors.New("user name is empty")
+
+var _ kvstore.UserRoleRevoker = (*client)(nil)
 
 // UserEnforcePresence implements kvstore.BackendOperationsUserMgmt.
 func (c *client) UserEnforcePresence(ctx context.Context, name string, roles []string) error {
@@ -44,6 +48,22 @@ func (c *client) UserEnforceAbsence(ctx context.Context, name string) error {
 	c.store.mu.Lock()
 	delete(c.store.users, name)
 	c.store.mu.Unlock()
+	return nil
+}
+
+// UserRevokeRoles implements kvstore.UserRoleRevoker.
+func (c *client) UserRevokeRoles(ctx context.Context, name string, roles []string) error {
+	if name == "" {
+		return wrapOp("user-revoke-roles", name, errEmptyUser)
+	}
+	if err := c.begin(ctx); err != nil {
+		return wrapOp("user-revoke-roles", name, err)
+	}
+	c.store.mu.Lock()
+	defer c.store.mu.Unlock()
+	for _, r := range roles {
+		delete(c.store.users[name], r)
+	}
 	return nil
 }
 
