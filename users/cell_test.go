@@ -89,6 +89,19 @@ func eventuallyRoles(t *testing.T, user string, want ...string) {
 	}, testTimeout, 10*time.Millisecond, "user %s with roles %v", user, want)
 }
 
+// eventuallyLoggedError waits until hook holds an entry whose error matches.
+func eventuallyLoggedError(t *testing.T, hook *logrustest.Hook, match func(error) bool) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		for _, e := range hook.AllEntries() {
+			if err, ok := e.Data[logrus.ErrorKey].(error); ok && match(err) {
+				return true
+			}
+		}
+		return false
+	}, testTimeout, 10*time.Millisecond, "an error logged")
+}
+
 func eventuallyAbsent(t *testing.T, user string) {
 	t.Helper()
 	require.Eventually(t, func() bool {
@@ -148,14 +161,7 @@ func TestUsersCellMalformedFileLeavesUsersUntouched(t *testing.T) {
 	h := usersHive(t, file, stateKey, cell.Provide(func() logrus.FieldLogger { return logger }))
 	start(t, h)
 	// Wait until the cell has read the file, then check.
-	require.Eventually(t, func() bool {
-		for _, e := range hook.AllEntries() {
-			if err, ok := e.Data[logrus.ErrorKey].(error); ok && strings.Contains(err.Error(), "malformed users file") {
-				return true
-			}
-		}
-		return false
-	}, testTimeout, 10*time.Millisecond)
+	eventuallyLoggedError(t, hook, func(err error) bool { return strings.Contains(err.Error(), "malformed users file") })
 	requireRoles(t, alice)
 }
 
@@ -173,14 +179,7 @@ func TestUsersCellIgnoresEmptiedFile(t *testing.T) {
 	eventuallyRoles(t, alice)
 
 	require.NoError(t, os.WriteFile(file, nil, 0o600))
-	require.Eventually(t, func() bool {
-		for _, e := range hook.AllEntries() {
-			if err, ok := e.Data[logrus.ErrorKey].(error); ok && errors.Is(err, users.ErrNoUsersList) {
-				return true
-			}
-		}
-		return false
-	}, testTimeout, 10*time.Millisecond)
+	eventuallyLoggedError(t, hook, func(err error) bool { return errors.Is(err, users.ErrNoUsersList) })
 	requireRoles(t, alice)
 
 	require.NoError(t, os.WriteFile(file, []byte("[]\n"), 0o600))

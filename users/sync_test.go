@@ -19,12 +19,18 @@ func newSyncer(t *testing.T) (*users.Syncer, string) {
 	return &users.Syncer{KV: c, Users: c, StateKey: key, Log: logrus.StandardLogger()}, key
 }
 
+// namesAndTwoRoles returns this test's name prefix and two roles created
+// on the shared server.
+func namesAndTwoRoles(t *testing.T) (n, r1, r2 string) {
+	n = names(t)
+	r1, r2 = n+"r1", n+"r2"
+	hivetest.SharedServer(t).CreateRole(t, r1)
+	hivetest.SharedServer(t).CreateRole(t, r2)
+	return n, r1, r2
+}
+
 func TestUsersSyncCreatesChangesAndDeletes(t *testing.T) {
-	srv := hivetest.SharedServer(t)
-	n := names(t)
-	r1, r2 := n+"r1", n+"r2"
-	srv.CreateRole(t, r1)
-	srv.CreateRole(t, r2)
+	n, r1, r2 := namesAndTwoRoles(t)
 	alice, bob := n+"alice", n+"bob"
 	s, key := newSyncer(t)
 	ctx := context.Background()
@@ -62,11 +68,7 @@ func TestUsersSyncCreatesChangesAndDeletes(t *testing.T) {
 // A backend without kvstore.UserRoleRevoker still gets the roles right, by
 // recreating the user.
 func TestUsersSyncRecreatesWithoutRevoker(t *testing.T) {
-	srv := hivetest.SharedServer(t)
-	n := names(t)
-	r1, r2 := n+"r1", n+"r2"
-	srv.CreateRole(t, r1)
-	srv.CreateRole(t, r2)
+	n, r1, r2 := namesAndTwoRoles(t)
 	alice := n + "alice"
 	s, _ := newSyncer(t)
 	grantOnly := &countingUsers{BackendOperationsUserMgmt: s.Users}
