@@ -173,6 +173,16 @@ func TestConnectMissingConfigFile(t *testing.T) {
 		require.ErrorContains(t, err, "etcd configuration still incomplete after 2s (--kvstore-connectivity-timeout)")
 		require.ErrorContains(t, err, missing+" does not exist")
 	})
+
+	// A file caught between truncation and write is waited for like a
+	// missing one, not reported as broken.
+	t.Run("stays empty", func(t *testing.T) {
+		empty := filepath.Join(dir, "empty.yaml")
+		require.NoError(t, os.WriteFile(empty, nil, 0o600))
+		err := connectErr(t, map[string]string{kvstore.EtcdOptionConfig: empty}, shortConnect())
+		require.ErrorIs(t, err, kvstore.ErrClientTimeout)
+		require.ErrorContains(t, err, "etcd config file "+empty+": the file is empty")
+	})
 }
 
 // TestConnectClientCertRotation replaces the client key pair on disk while

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -169,7 +168,7 @@ func (c *etcdClient) dial(ctx context.Context) error {
 			close(c.cliSet)
 			return nil
 		}
-		if !errors.Is(err, fs.ErrNotExist) {
+		if !fileNotReady(err) {
 			return err
 		}
 		c.log.WithError(err).Info("Waiting for all etcd configuration files to be available")

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -101,9 +102,32 @@ type etcdFileConfig struct {
 	InsecureSkipTLSVerify bool          `json:"insecure-skip-tls-verify"`
 }
 
+// errFileEmpty is wrapped by the error of a configuration file (the etcd
+// config, a CA, a client certificate or key) that exists but holds nothing
+// yet: what a reader sees between the truncation and the write of a file
+// rewritten in place.
+var errFileEmpty = errors.New("the file is empty (still being written?)")
+
+// fileNotReady reports whether err comes from a configuration file that
+// does not exist yet or is still empty. Connecting waits for such files, as
+// secrets are often mounted after the program starts, instead of failing.
+func fileNotReady(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, errFileEmpty)
+}
+
+// readConfigFile reads a configuration file; a missing file's error wraps
+// fs.ErrNotExist and an empty one's errFileEmpty (see fileNotReady).
+func readConfigFile(name string) ([]byte, error) {
+	raw, err := os.ReadFile(name)
+	if err == nil && len(bytes.TrimSpace(raw)) == 0 {
+		err = errFileEmpty
+	}
+	return raw, err
+}
+
 // buildClientConfig assembles the clientv3 configuration. Errors caused by a
-// file that does not exist (yet) wrap fs.ErrNotExist: the caller waits for
-// mounted secrets to appear instead of failing.
+// file that does not exist yet or is empty satisfy fileNotReady: the caller
+// waits for mounted secrets to appear instead of failing.
 func buildClientConfig(o etcdOptions) (clientv3.Config, error) {
 	cfg := clientv3.Config{
 		DialKeepAliveTime:    o.keepaliveHeartbeat,
@@ -132,11 +156,13 @@ func buildClientConfig(o etcdOptions) (clientv3.Config, error) {
 }
 
 func applyConfigFile(cfg *clientv3.Config, path string) error {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("etcd config file %s does not exist (yet): %w", path, err)
-		}
+	raw, err := readConfigFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("etcd config file %s does not exist (yet): %w", path, err)
+	case errors.Is(err, errFileEmpty):
+		return fmt.Errorf("etcd config file %s: %w", path, err)
+	case err != nil:
 		return fmt.Errorf("%w: reading etcd config file: %v", kvstore.ErrInvalidConfig, err)
 	}
 	var fc etcdFileConfig
@@ -175,7 +201,7 @@ func applyConfigFile(cfg *clientv3.Config, path string) error {
 func buildTLS(path, caFile, certFile, keyFile string, skipVerify bool) (*tls.Config, error) {
 	t := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: skipVerify} //nolint:gosec // opt-in from the config file
 	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
+		pem, err := readConfigFile(caFile)
 		if err != nil {
 			return nil, fileErr(path, "trusted-ca-file", caFile, err)
 		}
@@ -201,7 +227,11 @@ func buildTLS(path, caFile, certFile, keyFile string, skipVerify bool) (*tls.Con
 
 func loadKeyPair(path, certFile, keyFile string) (*tls.Certificate, error) {
 	for _, f := range []struct{ field, name string }{{"cert-file", certFile}, {"key-file", keyFile}} {
-		if _, err := os.Stat(f.name); err != nil {
+		fi, err := os.Stat(f.name)
+		if err == nil && fi.Size() == 0 {
+			err = errFileEmpty
+		}
+		if err != nil {
 			return nil, fileErr(path, f.field, f.name, err)
 		}
 	}
@@ -213,8 +243,11 @@ func loadKeyPair(path, certFile, keyFile string) (*tls.Certificate, error) {
 }
 
 func fileErr(path, field, name string, err error) error {
-	if errors.Is(err, fs.ErrNotExist) {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("%s: %s %s does not exist (yet): %w", path, field, name, err)
+	case errors.Is(err, errFileEmpty):
+		return fmt.Errorf("%s: %s %s: %w", path, field, name, err)
 	}
 	return fmt.Errorf("%w: %s: %s %s: %v", kvstore.ErrInvalidConfig, path, field, name, err)
 }

@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
 	"io/fs"
 	"math/big"
 	"os"
@@ -128,7 +127,7 @@ func TestConfigFileErrors(t *testing.T) {
 	cases := []struct {
 		name     string
 		content  string
-		notExist bool     // the error must be "wait for the file"
+		waitable bool     // the error must be "wait for the file"
 		contains []string // the error must name these
 	}{
 		{"malformed yaml", "endpoints: [http://a\n  bad: : :", false, []string{"not valid YAML", "endpoints"}},
@@ -138,6 +137,10 @@ func TestConfigFileErrors(t *testing.T) {
 		{"ca not pem", "endpoints: [https://a:1]\ntrusted-ca-file: " + writeFile(t, dir, "garbage.pem", "garbage") + "\n", false, []string{"holds no PEM certificate"}},
 		{"cert without key", "endpoints: [https://a:1]\ntrusted-ca-file: " + ca + "\ncert-file: " + cert + "\n", false, []string{"cert-file and key-file must be set together"}},
 		{"missing cert", "endpoints: [https://a:1]\ncert-file: " + filepath.Join(dir, "c.pem") + "\nkey-file: " + key + "\n", true, []string{"cert-file", "c.pem"}},
+		{"empty file", "", true, []string{"is empty"}},
+		{"blank file", "\n  \n", true, []string{"is empty"}},
+		{"empty ca", "endpoints: [https://a:1]\ntrusted-ca-file: " + writeFile(t, dir, "empty-ca.pem", "") + "\n", true, []string{"trusted-ca-file", "empty-ca.pem", "is empty"}},
+		{"empty key", "endpoints: [https://a:1]\ncert-file: " + cert + "\nkey-file: " + writeFile(t, dir, "empty-key.pem", "") + "\n", true, []string{"key-file", "empty-key.pem", "is empty"}},
 		{"key does not match", "endpoints: [https://a:1]\ncert-file: " + cert + "\nkey-file: " + writeOtherKey(t, dir) + "\n", false, []string{"cert-file", "key-file"}},
 	}
 	for _, tc := range cases {
@@ -145,8 +148,8 @@ func TestConfigFileErrors(t *testing.T) {
 			p := writeFile(t, t.TempDir(), "etcd.yaml", tc.content)
 			_, err := buildClientConfig(etcdOptions{configPath: p})
 			require.Error(t, err)
-			require.Equal(t, tc.notExist, errors.Is(err, fs.ErrNotExist), "waitable: %v", err)
-			if !tc.notExist {
+			require.Equal(t, tc.waitable, fileNotReady(err), "waitable: %v", err)
+			if !tc.waitable {
 				require.ErrorIs(t, err, kvstore.ErrInvalidConfig)
 			}
 			require.ErrorContains(t, err, p)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/url"
 	"strings"
@@ -46,9 +45,9 @@ func (c *etcdClient) explainConnectError(ctx context.Context, err error, timeout
 	case isAuthError(err):
 		return fmt.Errorf("%w: etcd at %s refused the credentials: check username/password%s: %v",
 			kvstore.ErrInvalidConfig, eps, c.inConfigFile(), err)
-	case errors.Is(err, fs.ErrNotExist):
+	case fileNotReady(err):
 		return fmt.Errorf("%w: etcd configuration still incomplete after %s (--kvstore-connectivity-timeout): "+
-			"check that the file exists and is mounted: %v", kvstore.ErrClientTimeout, timeout, err)
+			"check that the file exists, is mounted and is not empty: %v", kvstore.ErrClientTimeout, timeout, err)
 	case !errors.Is(err, context.DeadlineExceeded):
 		return err
 	}
