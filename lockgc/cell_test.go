@@ -183,13 +183,16 @@ func TestSweepDeletesStaleLock(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond, "the stale lock key is swept")
 	l, err := b.LockPath(testCtx(t), path)
 	require.NoError(t, err)
-	var logged bool
-	for _, e := range hook.AllEntries() {
-		if e.Data["path"] == path && e.Data["age"] != nil {
-			logged = true
+	// The sweeper logs after its delete returned, which may be after the
+	// deletion became visible here.
+	require.Eventually(t, func() bool {
+		for _, e := range hook.AllEntries() {
+			if e.Data["path"] == path && e.Data["age"] != nil {
+				return true
+			}
 		}
-	}
-	require.True(t, logged, "the deletion is logged with path and age")
+		return false
+	}, 10*time.Second, 10*time.Millisecond, "the deletion is logged with path and age")
 	require.NoError(t, l.Unlock(testCtx(t)))
 	resp, err := raw.Get(testCtx(t), prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
 	require.NoError(t, err)
