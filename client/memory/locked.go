@@ -135,10 +135,9 @@ func (c *client) CreateOnlyIfLocked(ctx context.Context, key string, value []byt
 	if err := validate.Write(key, value, c.maxRequestBytes); err != nil {
 		return false, wrapOp("create-if-locked", key, err)
 	}
-	var created bool
-	fresh, err := c.withLease(key, lease, func(id int64) error {
-		return c.lockedTxn(ctx, lock, func(f fence) error {
-			created = false
+	created, err := c.createWithLease(key, lease, func(id int64) (bool, error) {
+		var created bool
+		err := c.lockedTxn(ctx, lock, func(f fence) error {
 			if _, exists := c.store.kvs[key]; exists {
 				return nil
 			}
@@ -148,15 +147,8 @@ func (c *client) CreateOnlyIfLocked(ctx context.Context, key string, value []byt
 			created = true
 			return c.store.putLocked(key, value, id)
 		})
+		return created, err
 	})
-	if err != nil {
-		created = false
-	}
-	if !created && fresh {
-		// Not written: the key stays off the lease it was just put on; a
-		// key attached by an earlier write stays attached.
-		c.leases.Release(key)
-	}
 	return created, wrapOp("create-if-locked", key, err)
 }
 

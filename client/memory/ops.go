@@ -51,6 +51,26 @@ func (c *client) withLease(key string, lease bool, write func(id int64) error) (
 	return fresh, err
 }
 
+// createWithLease is withLease for the create-only writes: create reports
+// whether it wrote. When it did not, a key this call attached is detached
+// again, and a key attached by an earlier write stays attached (its loss
+// must still be reported to the observers).
+func (c *client) createWithLease(key string, lease bool, create func(id int64) (bool, error)) (bool, error) {
+	var created bool
+	fresh, err := c.withLease(key, lease, func(id int64) error {
+		var err error
+		created, err = create(id)
+		return err
+	})
+	if err != nil {
+		created = false
+	}
+	if !created && fresh {
+		c.leases.Release(key)
+	}
+	return created, err
+}
+
 // Update implements kvstore.BackendOperations.
 func (c *client) Update(ctx context.Context, key string, value []byte, lease bool) error {
 	if err := c.beginWrite(ctx, key, value); err != nil {
@@ -107,24 +127,14 @@ func (c *client) CreateOnly(ctx context.Context, key string, value []byte, lease
 	if err := c.beginWrite(ctx, key, value); err != nil {
 		return false, wrapOp("create", key, err)
 	}
-	var created bool
-	fresh, err := c.withLease(key, lease, func(id int64) error {
+	created, err := c.createWithLease(key, lease, func(id int64) (bool, error) {
 		c.store.mu.Lock()
 		defer c.store.mu.Unlock()
-		created = false
 		if _, exists := c.store.kvs[key]; exists {
-			return nil
+			return false, nil
 		}
-		created = true
-		return c.store.putLocked(key, value, id)
+		return true, c.store.putLocked(key, value, id)
 	})
-	if err != nil {
-		created = false
-	}
-	if !created && fresh {
-		// Not written: the key stays off the lease it was just put on.
-		c.leases.Release(key)
-	}
 	return created, wrapOp("create", key, err)
 }
 
