@@ -46,6 +46,12 @@ var (
 	// taken by another backend or client type; its fence means nothing here.
 	ErrForeignLocker = errors.New("kvstore: lock was not taken by this backend")
 
+	// ErrInvalidTxn fires before sending a Transactional.Txn that the
+	// server would refuse: more than MaxTxnOps comparisons or operations in
+	// a branch, a key written twice in one branch, or an unknown Cmp or Op
+	// kind. Split the transaction or fix the operations.
+	ErrInvalidTxn = errors.New("kvstore: invalid transaction")
+
 	// ErrNotImplemented fires for an operation a backend does not support.
 	ErrNotImplemented = errors.New("kvstore: not implemented")
 
