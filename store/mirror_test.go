@@ -1,0 +1,128 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"path"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/hivetest"
+	"github.com/hivekv/kvstore/store"
+)
+
+// remoteCluster is a cluster publishing two resources the way Cilium does:
+// nodes under <nodes>/<cluster>/, identities under <identities>/id/, each
+// with its synced marker cilium/synced/<cluster>/<resource prefix>.
+type remoteCluster struct {
+	name    string
+	backend kvstore.BackendOperations
+	nodes   store.SyncStore
+	ids     store.SyncStore
+	want    map[string]string // what the local copy must hold, by full key
+	// nodesCache and idsCache are the local cache prefixes of the two
+	// resources (cilium/cache/...).
+	nodesCache, idsCache string
+}
+
+func TestMirrorTwoRemoteClustersOnEtcd(t *testing.T) {
+	tok := strings.ReplaceAll(strings.TrimSuffix(hivetest.UniquePrefix(t), "/"), "/", "-")
+	nodesPrefix := kvstore.StatePrefix + "/" + tok + "-nodes/v1"
+	idsPrefix := kvstore.StatePrefix + "/" + tok + "-identities/v1"
+	// Nodes are read from <prefix>/<cluster>, identities from the prefix
+	// itself, as KVStoreMesh does.
+	resources := []store.MirrorResource{{Prefix: nodesPrefix}, {Prefix: idsPrefix, Source: idsPrefix}}
+	log, _ := quietLogger()
+	f := store.NewFactory(store.WithLogger(log))
+	ctx := testCtx(t)
+	local := etcdClient(t)
+
+	// Remote 1 has an etcd of its own (it is restarted below); remote 2
+	// shares the local one, apart by key prefix.
+	srv1 := hivetest.StartServer(t)
+	remotes := []*remoteCluster{
+		{name: uniqueCluster(t, "r1"), backend: hivetest.EtcdBackend(srv1).New(t, nil, nil)},
+		{name: uniqueCluster(t, "r2"), backend: etcdClient(t)},
+	}
+	mirrors := make([]*store.Mirror, len(remotes))
+	for i, r := range remotes {
+		r.want = map[string]string{}
+		r.nodesCache = kvstore.StateToCachePrefix(nodesPrefix)
+		r.idsCache = kvstore.StateToCachePrefix(idsPrefix)
+		r.nodes = f.NewSyncStore(r.name, r.backend, path.Join(nodesPrefix, r.name), store.WSSWithSyncedKeyOverride(nodesPrefix))
+		r.ids = f.NewSyncStore(r.name, r.backend, idsPrefix, store.WSSWithSyncedKeyOverride(idsPrefix))
+		run(t, r.nodes.Run)
+		run(t, r.ids.Run)
+		for n := range 20 {
+			r.upsertNode(t, ctx, fmt.Sprintf("node%02d", n), r.name)
+			r.upsertID(t, ctx, fmt.Sprintf("%d", 100+n), "labels-"+r.name)
+		}
+		m, err := store.NewMirror(store.MirrorConfig{
+			Cluster: r.name, Remote: r.backend, Local: local,
+			Resources: resources, SyncedCanaries: true, Factory: f,
+		})
+		require.NoError(t, err)
+		mirrors[i] = m
+		run(t, func(ctx context.Context) { require.NoError(t, m.Run(ctx)) })
+	}
+	for i, r := range remotes {
+		require.Never(t, mirrors[i].Synced, 3*tick, tick, "copying before the remote is synced")
+		require.NoError(t, r.nodes.Synced(ctx))
+		require.NoError(t, r.ids.Synced(ctx))
+	}
+	check := func() {
+		t.Helper()
+		for i, r := range remotes {
+			require.Eventually(t, mirrors[i].Synced, waitFor, tick)
+			want := maps.Clone(r.want)
+			require.EventuallyWithT(t, func(c *assert.CollectT) {
+				got := list(t, local, kvstore.CachePrefix+"/"+tok)
+				mine := map[string]string{}
+				for k, v := range got {
+					if strings.Contains(k, "/"+r.name+"/") {
+						mine[k] = v
+					}
+				}
+				assert.Equal(c, want, mine)
+			}, waitFor, tick)
+			for _, p := range []string{nodesPrefix, idsPrefix} {
+				marker := path.Join(kvstore.SyncedPrefix, r.name, kvstore.StateToCachePrefix(p))
+				require.NotEmpty(t, list(t, local, marker)[marker], "marker %s", marker)
+			}
+		}
+	}
+	check()
+
+	// A key deleted at the source goes from the copy.
+	r2 := remotes[1]
+	require.NoError(t, r2.nodes.DeleteKey(ctx, store.NewKVPair("node03", "")))
+	delete(r2.want, path.Join(kvstore.CachePrefix, tok+"-nodes/v1", r2.name, "node03"))
+	require.NoError(t, r2.backend.Delete(ctx, idsPrefix+"/id/105")) // behind the writer's back
+	delete(r2.want, path.Join(kvstore.CachePrefix, tok+"-identities/v1", r2.name, "id/105"))
+	check()
+
+	// Remote 1 restarts; changes made after it is back are mirrored.
+	require.NoError(t, srv1.Stop())
+	require.NoError(t, srv1.Restart(ctx))
+	r1 := remotes[0]
+	r1.upsertNode(t, ctx, "node-new", "after restart")
+	require.NoError(t, r1.nodes.DeleteKey(ctx, store.NewKVPair("node00", "")))
+	delete(r1.want, path.Join(kvstore.CachePrefix, tok+"-nodes/v1", r1.name, "node00"))
+	r1.upsertID(t, ctx, "100", "changed")
+	check()
+}
+
+func (r *remoteCluster) upsertNode(t *testing.T, ctx context.Context, name, value string) {
+	require.NoError(t, r.nodes.UpsertKey(ctx, store.NewKVPair(name, value)))
+	r.want[path.Join(r.nodesCache, r.name, name)] = value
+}
+
+func (r *remoteCluster) upsertID(t *testing.T, ctx context.Context, id, value string) {
+	require.NoError(t, r.ids.UpsertKey(ctx, store.NewKVPair("id/"+id, value)))
+	r.want[path.Join(r.idsCache, r.name, "id", id)] = value
+}
