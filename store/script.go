@@ -46,10 +46,11 @@ type storeScripts struct {
 	cancel  context.CancelFunc
 	running sync.WaitGroup
 	stores  map[[2]string]SyncStore
+	synced  map[SyncStore]bool // Synced called through store/synced
 }
 
 func newStoreScriptCommands(lc cell.Lifecycle, p promise.Promise[kvstore.BackendOperations], f Factory) hive.ScriptCmdsOut {
-	st := &storeScripts{client: p, factory: f, stores: map[[2]string]SyncStore{}}
+	st := &storeScripts{client: p, factory: f, stores: map[[2]string]SyncStore{}, synced: map[SyncStore]bool{}}
 	lc.Append(st)
 	return hive.NewScriptCmds(map[string]script.Cmd{
 		"store/upsert": st.upsertCmd(),
@@ -192,6 +193,13 @@ func (st *storeScripts) syncedCmd() script.Cmd {
 			if err != nil {
 				return scriptFailed(err)
 			}
+			st.mu.Lock()
+			again := st.synced[ss]
+			st.synced[ss] = true
+			st.mu.Unlock()
+			if again {
+				return nil, nil
+			}
 			done := make(chan struct{})
 			var once sync.Once
 			if err := ss.Synced(s.Context(), func(context.Context) { once.Do(func() { close(done) }) }); err != nil {
@@ -203,8 +211,7 @@ func (st *storeScripts) syncedCmd() script.Cmd {
 			case <-done:
 				return nil, nil
 			case <-ctx.Done():
-				// Already synced before: the callback does not run again.
-				return scriptFailed(fmt.Errorf("synced marker of %q not written within %s (or Synced was called before)", args[0], timeout))
+				return scriptFailed(fmt.Errorf("synced marker of %q not written within %s", args[0], timeout))
 			}
 		})
 }

@@ -92,9 +92,8 @@ func (w *watchStore) Watch(ctx context.Context, backend WatchStoreBackend, prefi
 		// So that cluster1/ never matches cluster10/...
 		prefix += "/"
 	}
-
 	w.mu.Lock()
-	w.metrics = w.m.forWatchStore(prefix, w.cluster)
+	w.metrics = w.m.forWatchStore(strings.TrimSuffix(prefix, "/"), w.cluster)
 	for _, e := range w.entries {
 		e.stale = true
 	}
