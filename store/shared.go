@@ -121,6 +121,9 @@ func JoinSharedStore(c Configuration) (*SharedStore, error) {
 	case <-listDone:
 	case <-watchEnded:
 		s.Release()
+		if err := s.ctx.Err(); err != nil {
+			return nil, fmt.Errorf("joining shared store %q: %w", c.Prefix, err)
+		}
 		return nil, fmt.Errorf("joining shared store %q: the watch ended before the initial list (client closed?)", c.Prefix)
 	case <-timer.C:
 		s.Release()
