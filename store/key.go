@@ -75,5 +75,37 @@ func (kv *KVPair) DeepKeyCopy() LocalKey {
 	return &KVPair{Key: kv.Key, Value: append([]byte(nil), kv.Value...)}
 }
 
-// keyPath is where a key of prefix is stored.
+// keyPath is where a key of prefix is stored: path.Join(prefix, name).
 func keyPath(prefix, name string) string { return path.Join(prefix, name) }
+
+// joinBase returns the string that keyPath(prefix, name) starts with for
+// every clean name (see cleanName): the cleaned prefix and a "/".
+func joinBase(prefix string) string {
+	switch c := path.Clean(prefix); c {
+	case "/":
+		return c
+	case ".":
+		return ""
+	default:
+		return c + "/"
+	}
+}
+
+// cleanName reports whether path.Join would keep name as it is: not empty,
+// no leading or trailing "/", no empty, "." or ".." element.
+func cleanName(name string) bool {
+	if name == "" || name[0] == '/' || name[len(name)-1] == '/' {
+		return false
+	}
+	start := 0
+	for i := 0; i <= len(name); i++ {
+		if i == len(name) || name[i] == '/' {
+			switch name[start:i] {
+			case "", ".", "..":
+				return false
+			}
+			start = i + 1
+		}
+	}
+	return true
+}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"path"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,7 +33,7 @@ type prefixLister interface {
 type syncStore struct {
 	cluster   string
 	prefix    string
-	keyPrefix string // prefix + "/": what the names of stored keys follow
+	keyPrefix string // joinBase(prefix): what the names of stored keys follow
 	backend   SyncStoreBackend
 	txn       kvstore.Transactional // nil: one write per key
 	lister    prefixLister          // nil: no periodic resync
@@ -61,17 +60,20 @@ type syncStore struct {
 
 // entry is one key of a SyncStore.
 type entry struct {
-	name    string
-	value   []byte
-	deleted bool // the key is to be deleted (value is nil)
-	state   entryState
+	name  string
+	value []byte
+	// retry numbers the backoffs of the key, so that a delayed-queue item
+	// outdated by a later change is recognised.
+	retry uint32
+	// failures counts the consecutive failed writes.
+	failures uint16
+	deleted  bool // the key is to be deleted (value is nil)
+	state    entryState
 	// requeue: the key changed while its write was in flight; queue it
 	// again when that write completes.
 	requeue bool
 	// pendingSync: upserted before Synced and not yet written.
 	pendingSync bool
-	failures    int
-	due         time.Time // when a delayed key may be retried
 }
 
 type entryState uint8
@@ -99,7 +101,7 @@ func newSyncStore(cluster string, backend SyncStoreBackend, prefix string, o syn
 	s := &syncStore{
 		cluster:   cluster,
 		prefix:    prefix,
-		keyPrefix: strings.TrimSuffix(prefix, "/") + "/",
+		keyPrefix: joinBase(prefix),
 		backend:   backend,
 		lease:     !o.withoutLease,
 		workers:   o.workers,
@@ -231,10 +233,19 @@ func (s *syncStore) signal() {
 	}
 }
 
+// keyOf is where the key name is stored: keyPath(prefix, name), with one
+// allocation for a clean name.
+func (s *syncStore) keyOf(name string) string {
+	if cleanName(name) {
+		return s.keyPrefix + name
+	}
+	return keyPath(s.prefix, name)
+}
+
 // retryDelay is the backoff after the n-th consecutive failure of a key.
-func retryDelay(n int) time.Duration {
+func retryDelay[N uint16 | int](n N) time.Duration {
 	d := minRetryDelay
-	for i := 1; i < n && d < maxRetryDelay; i++ {
+	for i := N(1); i < n && d < maxRetryDelay; i++ {
 		d *= 2
 	}
 	return min(d, maxRetryDelay)

@@ -41,9 +41,10 @@ func (q *writeQueue) pop() *entry {
 	return e
 }
 
-// delay schedules e for a retry at e.due.
-func (q *writeQueue) delay(e *entry) {
-	heap.Push(&q.delayed, delayed{e: e, due: e.due})
+// delay schedules e for a retry at due.
+func (q *writeQueue) delay(e *entry, due time.Time) {
+	e.retry++
+	heap.Push(&q.delayed, delayed{e: e, due: due, retry: e.retry})
 }
 
 // promote moves the delayed keys whose time has come to the ready keys and
@@ -57,7 +58,7 @@ func (q *writeQueue) promote(now time.Time) time.Time {
 		heap.Pop(&q.delayed)
 		// A key changed since it was delayed was queued at once; this
 		// entry of the heap is then stale.
-		if d.e.state == stateDelayed && d.e.due.Equal(d.due) {
+		if d.e.state == stateDelayed && d.e.retry == d.retry {
 			d.e.state = stateQueued
 			q.fifo = append(q.fifo, d.e)
 		}
@@ -66,8 +67,9 @@ func (q *writeQueue) promote(now time.Time) time.Time {
 }
 
 type delayed struct {
-	e   *entry
-	due time.Time
+	e     *entry
+	due   time.Time
+	retry uint32
 }
 
 // delayHeap is a min-heap of delayed keys by due time.

@@ -14,6 +14,9 @@ import (
 // request (field tags, lengths, the lease ID), for the MaxBatchBytes bound.
 const opOverhead = 32
 
+// maxFailures caps the failure count of a key (its backoff is long capped).
+const maxFailures = 1000
+
 // batch is one write of a worker: keys (and maybe the synced marker) and the
 // operations that write them, in the same order.
 type batch struct {
@@ -115,7 +118,7 @@ func (s *syncStore) take(b *batch, maxOps int) time.Time {
 		size += n
 		e.state = stateInflight
 		b.keys = append(b.keys, e)
-		key := keyPath(s.prefix, e.name)
+		key := s.keyOf(e.name)
 		if e.deleted {
 			b.ops = append(b.ops, kvstore.OpDelete(key))
 		} else {
@@ -183,10 +186,11 @@ func (s *syncStore) complete(ctx context.Context, b *batch, err error) []func(co
 			s.queue.push(e)
 		default:
 			e.requeue = false
-			e.failures++
+			if e.failures < maxFailures {
+				e.failures++
+			}
 			e.state = stateDelayed
-			e.due = now.Add(retryDelay(e.failures))
-			s.queue.delay(e)
+			s.queue.delay(e, now.Add(retryDelay(e.failures)))
 		}
 	}
 	var callbacks []func(context.Context)
@@ -301,7 +305,7 @@ func (s *syncStore) resyncOnce(ctx context.Context) {
 		if e.state != stateIdle || e.deleted {
 			continue
 		}
-		if kv, ok := kvs[keyPath(s.prefix, name)]; !ok || !bytes.Equal(kv.Data, e.value) {
+		if kv, ok := kvs[s.keyOf(name)]; !ok || !bytes.Equal(kv.Data, e.value) {
 			s.enqueueLocked(e)
 			n++
 		}

@@ -36,14 +36,13 @@ type watchStore struct {
 	synced   atomic.Bool
 
 	mu      sync.Mutex
-	entries map[string]*watchEntry
+	entries map[string]Key
+	// stale holds, from the start of a Watch to its ListDone, the names
+	// known before that the new list has not yet reported. It is nil
+	// otherwise, so that a store that never restarts pays nothing for it.
+	stale   map[string]struct{}
 	onSync  []func(context.Context) // cleared once run
 	metrics storeMetrics
-}
-
-type watchEntry struct {
-	key   Key
-	stale bool // known before this Watch, not yet seen by its list
 }
 
 func newWatchStore(cluster string, keyCreator KeyCreator, observer Observer, o watchStoreOpts, m *Metrics) *watchStore {
@@ -53,7 +52,7 @@ func newWatchStore(cluster string, keyCreator KeyCreator, observer Observer, o w
 		observer:   observer,
 		log:        o.log.WithFields(logrus.Fields{"subsys": "kvstore-watch-store", "cluster": cluster}),
 		m:          m,
-		entries:    map[string]*watchEntry{},
+		entries:    map[string]Key{},
 		onSync:     o.onSync,
 		metrics:    noopMetrics(),
 	}
@@ -94,8 +93,12 @@ func (w *watchStore) Watch(ctx context.Context, backend WatchStoreBackend, prefi
 	}
 	w.mu.Lock()
 	w.metrics = w.m.forWatchStore(strings.TrimSuffix(prefix, "/"), w.cluster)
-	for _, e := range w.entries {
-		e.stale = true
+	w.stale = nil
+	if len(w.entries) > 0 {
+		w.stale = make(map[string]struct{}, len(w.entries))
+		for name := range w.entries {
+			w.stale[name] = struct{}{}
+		}
 	}
 	w.mu.Unlock()
 
@@ -120,10 +123,12 @@ func (w *watchStore) handle(ctx context.Context, prefix string, ev kvstore.KeyVa
 			return
 		}
 		w.mu.Lock()
-		if e := w.entries[name]; e != nil {
-			e.key, e.stale = k, false
-		} else {
-			w.entries[name] = &watchEntry{key: k}
+		n := len(w.entries)
+		w.entries[name] = k
+		if w.stale != nil {
+			delete(w.stale, name)
+		}
+		if len(w.entries) != n {
 			w.metrics.entries.Set(float64(len(w.entries)))
 		}
 		w.mu.Unlock()
@@ -132,27 +137,29 @@ func (w *watchStore) handle(ctx context.Context, prefix string, ev kvstore.KeyVa
 	case kvstore.EventTypeDelete:
 		name := strings.TrimPrefix(ev.Key, prefix)
 		w.mu.Lock()
-		e := w.entries[name]
-		if e != nil {
+		k, ok := w.entries[name]
+		if ok {
 			delete(w.entries, name)
+			if w.stale != nil {
+				delete(w.stale, name)
+			}
 			w.metrics.entries.Set(float64(len(w.entries)))
 		}
 		w.mu.Unlock()
-		if e == nil {
+		if !ok {
 			w.log.WithField("key", ev.Key).Debug("Received deletion event for unknown key")
 			return
 		}
-		w.observer.OnDelete(e.key)
+		w.observer.OnDelete(k)
 
 	case kvstore.EventTypeListDone:
 		w.mu.Lock()
-		var gone []Key
-		for name, e := range w.entries {
-			if e.stale {
-				gone = append(gone, e.key)
-				delete(w.entries, name)
-			}
+		gone := make([]Key, 0, len(w.stale))
+		for name := range w.stale {
+			gone = append(gone, w.entries[name])
+			delete(w.entries, name)
 		}
+		w.stale = nil
 		w.metrics.entries.Set(float64(len(w.entries)))
 		callbacks := w.onSync
 		w.onSync = nil
@@ -188,8 +195,8 @@ func (w *watchStore) Drain() {
 	defer w.watching.Store(false)
 	w.mu.Lock()
 	keys := make([]Key, 0, len(w.entries))
-	for _, e := range w.entries {
-		keys = append(keys, e.key)
+	for _, k := range w.entries {
+		keys = append(keys, k)
 	}
 	clear(w.entries)
 	w.metrics.entries.Set(0)
