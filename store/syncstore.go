@@ -74,6 +74,9 @@ type entry struct {
 	requeue bool
 	// pendingSync: upserted before Synced and not yet written.
 	pendingSync bool
+	// solo: the backend refused a batch holding this key before sending
+	// it; write the key alone to find out which key it refuses.
+	solo bool
 }
 
 type entryState uint8

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"time"
@@ -111,8 +112,11 @@ func (s *syncStore) take(b *batch, maxOps int) time.Time {
 	for len(b.ops) < maxOps && s.queue.ready() > 0 {
 		e := s.queue.peek()
 		n := len(s.keyPrefix) + len(e.name) + len(e.value) + opOverhead
-		if len(b.ops) > 0 && size+n > MaxBatchBytes {
+		if len(b.ops) > 0 && (size+n > MaxBatchBytes || e.solo) {
 			break
+		}
+		if e.solo {
+			maxOps = 1
 		}
 		s.queue.pop()
 		size += n
@@ -144,6 +148,13 @@ func (s *syncStore) take(b *batch, maxOps int) time.Time {
 	return next
 }
 
+// refusedBeforeSending reports a validation error of the backend: nothing
+// was sent, and sending the same again would fail the same way.
+func refusedBeforeSending(err error) bool {
+	return errors.Is(err, kvstore.ErrValueTooLarge) || errors.Is(err, kvstore.ErrEmptyKey) ||
+		errors.Is(err, kvstore.ErrInvalidTxn)
+}
+
 // write sends b: one transaction, or one single write without transactions.
 func (s *syncStore) write(ctx context.Context, b *batch) error {
 	if s.txn != nil {
@@ -167,19 +178,33 @@ func (s *syncStore) complete(ctx context.Context, b *batch, err error) []func(co
 	defer s.mu.Unlock()
 	now := time.Now()
 	stopping := err != nil && ctx.Err() != nil
-	if err != nil && !stopping {
+	refused := err != nil && !stopping && refusedBeforeSending(err)
+	switch {
+	case err == nil || stopping:
+	case refused && len(b.ops) > 1:
+		s.log.WithError(err).WithField("keys", len(b.ops)).Info("Backend refused a batch: writing its keys one by one")
+	case refused:
+		s.metrics.syncErrors.Add(1)
+		s.log.WithError(err).WithField("key", b.ops[0].Key).
+			Error("Backend refused the key: dropping its write until the key changes")
+	default:
 		s.metrics.syncErrors.Add(float64(len(b.ops)))
 		s.log.WithError(err).WithField("keys", len(b.ops)).Warn("Failed writing keys to the kvstore. Retrying...")
 	}
 	for _, e := range b.keys {
 		switch {
-		case err == nil:
-			e.failures = 0
+		case err == nil || (refused && len(b.ops) == 1):
+			// Written, or never writable as it is: either way the
+			// marker must not wait for it.
+			e.failures, e.solo = 0, false
 			if e.pendingSync {
 				e.pendingSync = false
 				s.pendingSync--
 			}
 			s.settleLocked(e)
+		case refused:
+			e.solo = true
+			fallthrough
 		case stopping:
 			e.requeue = false
 			e.state = stateQueued
@@ -206,7 +231,7 @@ func (s *syncStore) complete(ctx context.Context, b *batch, err error) []func(co
 				callbacks, m.callbacks = m.callbacks, nil
 				s.log.WithField("key", s.markerKey).Info("Initial synchronization from the external source completed")
 			}
-		case stopping:
+		case stopping || refused:
 			m.dirty = true
 		default:
 			m.failures++

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -199,4 +200,77 @@ func TestSyncStoreBadInput(t *testing.T) {
 	ss.Run(ctx) // a second Run returns at once
 	require.True(t, hasLog(hook, store.ErrAlreadyRunning))
 	stop()
+}
+
+// TestSyncStoreDropsKeysTheBackendRefuses: a value over the backend's
+// request limit can never be written. It is refused alone (the rest of its
+// batch is written), logged, and does not hold the synced marker back.
+func TestSyncStoreDropsKeysTheBackendRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		backend func(kvstore.BackendOperations) store.SyncStoreBackend
+	}{
+		{"batched", func(c kvstore.BackendOperations) store.SyncStoreBackend { return c }},
+		{"single", func(c kvstore.BackendOperations) store.SyncStoreBackend { return &recorder{BackendOperations: c} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, c := newMemory(t)
+			log, hook := quietLogger()
+			ss := store.NewFactory(store.WithLogger(log)).NewSyncStore("c1", tc.backend(c), "p/x", store.WSSWithWorkers(1))
+			ctx := testCtx(t)
+			require.NoError(t, ss.UpsertKey(ctx, store.NewKVPair("a", "1")))
+			require.NoError(t, ss.UpsertKey(ctx, store.NewKVPair("huge", strings.Repeat("x", 2<<20))))
+			require.NoError(t, ss.UpsertKey(ctx, store.NewKVPair("b", "1")))
+			var synced counter
+			require.NoError(t, ss.Synced(ctx, synced.inc))
+			run(t, ss.Run)
+			require.Eventually(t, func() bool { return synced.n.Load() == 1 }, waitFor, tick)
+			require.Equal(t, map[string]string{"p/x/a": "1", "p/x/b": "1"}, list(t, c, "p/x/"))
+			require.True(t, hasLog(hook, kvstore.ErrValueTooLarge))
+			// The key is writable again once it changes.
+			require.NoError(t, ss.UpsertKey(ctx, store.NewKVPair("huge", "small now")))
+			require.Eventually(t, func() bool { return list(t, c, "p/x/")["p/x/huge"] == "small now" }, waitFor, tick)
+		})
+	}
+}
+
+// TestSyncStoreSplitsARefusedBatch: when the backend refuses a batch before
+// sending it, its keys are written one by one.
+func TestSyncStoreSplitsARefusedBatch(t *testing.T) {
+	_, c := newMemory(t)
+	log, hook := quietLogger()
+	picky := &refusingBackend{BackendOperations: c}
+	ss := store.NewFactory(store.WithLogger(log)).NewSyncStore("c1", picky, "p/x", store.WSSWithWorkers(1))
+	ctx := testCtx(t)
+	for _, name := range []string{"a", "b", "c"} {
+		require.NoError(t, ss.UpsertKey(ctx, store.NewKVPair(name, "1")))
+	}
+	run(t, ss.Run)
+	require.Eventually(t, func() bool { return len(list(t, c, "p/x/")) == 3 }, waitFor, tick)
+	require.True(t, hasLogMsg(hook, "Backend refused a batch: writing its keys one by one"))
+	require.Equal(t, []int{3, 1, 1, 1}, picky.sizes())
+}
+
+// refusingBackend refuses transactions of more than one operation, as a
+// backend with a small request limit would.
+type refusingBackend struct {
+	kvstore.BackendOperations
+	mu sync.Mutex
+	n  []int
+}
+
+func (r *refusingBackend) Txn(ctx context.Context, txn kvstore.Txn) (*kvstore.TxnResponse, error) {
+	r.mu.Lock()
+	r.n = append(r.n, len(txn.Then))
+	r.mu.Unlock()
+	if len(txn.Then) > 1 {
+		return nil, fmt.Errorf("txn: %w: too big for this test", kvstore.ErrValueTooLarge)
+	}
+	return r.BackendOperations.(kvstore.Transactional).Txn(ctx, txn)
+}
+
+func (r *refusingBackend) sizes() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]int(nil), r.n...)
 }
