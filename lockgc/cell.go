@@ -11,6 +11,7 @@ import (
 
 	"github.com/hivekv/kvstore"
 	"github.com/hivekv/kvstore/client"
+	"github.com/hivekv/kvstore/client/etcd"
 	"github.com/hivekv/kvstore/promise"
 )
 
@@ -134,7 +135,7 @@ func (j *jobs) runSweep(ctx context.Context) {
 		return
 	}
 	interval := j.cfg.KVStoreLockSweepInterval
-	sweeper, err := client.NewLockSweeper(backend, j.prefixes, interval, j.log)
+	sweeper, err := etcd.NewLockSweeper(backend, j.prefixes, interval, j.log)
 	if err != nil {
 		j.log.WithError(err).Error("Lock sweep disabled")
 		return
