@@ -203,7 +203,7 @@ func TestCheckWrite(t *testing.T) {
 func TestWrapOpKeepsSentinelsAndHints(t *testing.T) {
 	err := wrapOp("update", "cilium/x", kvstore.ErrEmptyKey)
 	require.ErrorIs(t, err, kvstore.ErrEmptyKey)
-	require.Equal(t, `kvstore: update "cilium/x": kvstore: empty key`, err.Error())
+	require.Equal(t, `kvstore: update "cilium/x": empty key`, err.Error())
 	require.Nil(t, wrapOp("get", "k", nil))
 }
 
