@@ -259,8 +259,8 @@ func (c *etcdClient) client(ctx context.Context) (*clientv3.Client, error) {
 	}
 }
 
-// begin is the entry of every request: it waits for the client and for the
-// rate limiter. On success the caller must call c.limiter.Release().
+// begin waits for the client and for a rate-limit slot. Only do (request.go)
+// calls it, and do releases the slot: no other code pairs the two by hand.
 func (c *etcdClient) begin(ctx context.Context) (*clientv3.Client, error) {
 	cli, err := c.client(ctx)
 	if err != nil {

@@ -175,17 +175,14 @@ func (c *etcdClient) lockRemote(ctx context.Context, path string, owner pathlock
 // trip in the uncontended case.
 func (c *etcdClient) enqueue(ctx context.Context, l *etcdLocker) (rev int64, first bool, err error) {
 	for attempt := 0; attempt < 3; attempt++ {
-		cli, err := c.begin(ctx)
-		if err != nil {
-			return 0, false, err
-		}
-		resp, err := cli.Txn(ctx).
-			If(clientv3.Compare(clientv3.CreateRevision(l.key), "=", 0)).
-			Then(clientv3.OpPut(l.key, "", clientv3.WithLease(l.session.Lease())),
-				clientv3.OpGet(l.prefix, clientv3.WithFirstCreate()...)).
-			Else(clientv3.OpGet(l.key)).
-			Commit()
-		c.limiter.Release()
+		resp, err := do(ctx, c, request{}, func(cli *clientv3.Client) (*clientv3.TxnResponse, error) {
+			return cli.Txn(ctx).
+				If(clientv3.Compare(clientv3.CreateRevision(l.key), "=", 0)).
+				Then(clientv3.OpPut(l.key, "", clientv3.WithLease(l.session.Lease())),
+					clientv3.OpGet(l.prefix, clientv3.WithFirstCreate()...)).
+				Else(clientv3.OpGet(l.key)).
+				Commit()
+		})
 		if err != nil {
 			return 0, false, err
 		}
@@ -228,15 +225,14 @@ func (c *etcdClient) waitTurn(ctx context.Context, l *etcdLocker) error {
 	stop := context.AfterFunc(l.session.Ctx(), cancel)
 	defer stop()
 	for {
-		cli, err := c.begin(ctx)
-		if err != nil {
-			return err
-		}
-		resp, err := cli.Txn(ctx).Then(
-			clientv3.OpGet(l.prefix, append(clientv3.WithLastCreate(), clientv3.WithMaxCreateRev(l.rev-1))...),
-			clientv3.OpGet(l.key)).
-			Commit()
-		c.limiter.Release()
+		var cli *clientv3.Client
+		resp, err := do(ctx, c, request{}, func(raw *clientv3.Client) (*clientv3.TxnResponse, error) {
+			cli = raw
+			return raw.Txn(ctx).Then(
+				clientv3.OpGet(l.prefix, append(clientv3.WithLastCreate(), clientv3.WithMaxCreateRev(l.rev-1))...),
+				clientv3.OpGet(l.key)).
+				Commit()
+		})
 		if err != nil {
 			return err
 		}

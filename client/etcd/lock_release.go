@@ -32,11 +32,9 @@ func (c *etcdClient) abandonAcquisition(l *etcdLocker) {
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, lockCleanupTimeout)
 	defer cancel()
-	cli, err := c.begin(ctx)
-	if err == nil {
-		_, err = cli.Delete(ctx, l.key)
-		c.limiter.Release()
-	}
+	_, err := do(ctx, c, request{}, func(cli *clientv3.Client) (*clientv3.DeleteResponse, error) {
+		return cli.Delete(ctx, l.key)
+	})
 	if err != nil && c.ctx.Err() == nil {
 		c.log.WithError(err).WithField("key", l.key).
 			Warning("Unable to remove the key of a failed lock acquisition; it goes with its lease or the next acquisition replaces it")
@@ -57,17 +55,13 @@ func (c *etcdClient) releaseKey(l *etcdLocker, why string) {
 // it is still the incarnation we created: a later acquisition's key of the
 // same name (same lease) is left alone. It reports whether it deleted.
 func (c *etcdClient) deleteLockKey(ctx context.Context, key string, rev int64) (bool, error) {
-	cli, err := c.begin(ctx)
-	if err != nil {
-		return false, err
-	}
-	start := c.metrics.now()
-	resp, err := cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(key), "=", rev)).
-		Then(clientv3.OpDelete(key)).
-		Commit()
-	c.limiter.Release()
-	c.metrics.observe(kindDelete, "ReleaseLock", key, start, err)
+	resp, err := do(ctx, c, request{kind: kindDelete, action: "ReleaseLock", key: key},
+		func(cli *clientv3.Client) (*clientv3.TxnResponse, error) {
+			return cli.Txn(ctx).
+				If(clientv3.Compare(clientv3.CreateRevision(key), "=", rev)).
+				Then(clientv3.OpDelete(key)).
+				Commit()
+		})
 	if err != nil {
 		return false, err
 	}
@@ -77,14 +71,8 @@ func (c *etcdClient) deleteLockKey(ctx context.Context, key string, rev int64) (
 // deleteOwnLockKey deletes key unconditionally; the caller knows that no
 // other acquisition can own a key of that name.
 func (c *etcdClient) deleteOwnLockKey(ctx context.Context, key string) (bool, error) {
-	cli, err := c.begin(ctx)
-	if err != nil {
-		return false, err
-	}
-	start := c.metrics.now()
-	resp, err := cli.Delete(ctx, key)
-	c.limiter.Release()
-	c.metrics.observe(kindDelete, "ReleaseLock", key, start, err)
+	resp, err := do(ctx, c, request{kind: kindDelete, action: "ReleaseLock", key: key},
+		func(cli *clientv3.Client) (*clientv3.DeleteResponse, error) { return cli.Delete(ctx, key) })
 	if err != nil {
 		return false, err
 	}

@@ -12,6 +12,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/internal/logfallback"
 )
 
 // SweptLock is a distributed lock key that LockSweeper deleted.
@@ -92,9 +93,7 @@ func NewLockSweeper(backend kvstore.BackendOperations, prefixes []string, minAge
 	if len(clean) == 0 {
 		return nil, fmt.Errorf("%w: no lock sweep prefix given", kvstore.ErrInvalidConfig)
 	}
-	if log == nil {
-		log = logrus.StandardLogger().WithField("subsys", "kvstore")
-	}
+	log = logfallback.OrWithSubsys(log, "kvstore")
 	return &LockSweeper{
 		store:    store,
 		prefixes: clean,
@@ -165,17 +164,13 @@ func (s *LockSweeper) Sweep(ctx context.Context) ([]SweptLock, error) {
 // lockHolders lists the lock keys under prefix and returns the oldest key
 // of each lock path.
 func (c *etcdClient) lockHolders(ctx context.Context, prefix string) ([]lockHolder, error) {
-	cli, err := c.begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	start := c.metrics.now()
 	// Not WithKeysOnly: etcd 3.7 answers keys-only ranges from its index,
 	// without the lease of each key, which the sweep needs. Lock keys have
 	// empty values, so the full range costs little more.
-	resp, err := cli.Get(ctx, prefix, clientv3.WithPrefix())
-	c.limiter.Release()
-	c.metrics.observe(kindRead, "ListLockKeys", prefix, start, err)
+	resp, err := do(ctx, c, request{kind: kindRead, action: "ListLockKeys", key: prefix, keyField: "prefix"},
+		func(cli *clientv3.Client) (*clientv3.GetResponse, error) {
+			return cli.Get(ctx, prefix, clientv3.WithPrefix())
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -206,18 +201,14 @@ func (c *etcdClient) lockHolders(ctx context.Context, prefix string) ([]lockHold
 // deleteLockHolder deletes h's key if it still has h's create revision and
 // lease.
 func (c *etcdClient) deleteLockHolder(ctx context.Context, h lockHolder) (bool, error) {
-	cli, err := c.begin(ctx)
-	if err != nil {
-		return false, err
-	}
-	start := c.metrics.now()
-	resp, err := cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(h.key), "=", h.rev),
-			clientv3.Compare(clientv3.LeaseValue(h.key), "=", h.lease)).
-		Then(clientv3.OpDelete(h.key)).
-		Commit()
-	c.limiter.Release()
-	c.metrics.observe(kindDelete, "SweepLock", h.key, start, err)
+	resp, err := do(ctx, c, request{kind: kindDelete, action: "SweepLock", key: h.key},
+		func(cli *clientv3.Client) (*clientv3.TxnResponse, error) {
+			return cli.Txn(ctx).
+				If(clientv3.Compare(clientv3.CreateRevision(h.key), "=", h.rev),
+					clientv3.Compare(clientv3.LeaseValue(h.key), "=", h.lease)).
+				Then(clientv3.OpDelete(h.key)).
+				Commit()
+		})
 	if err != nil {
 		return false, err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/sirupsen/logrus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/hivekv/kvstore"
@@ -36,40 +35,15 @@ func lockFence(lock kvstore.KVLocker) (clientv3.Cmp, error) {
 }
 
 // lockedTxn runs ops in one transaction guarded by fence. A failed guard is
-// ErrLockLeaseExpired. fields are extra trace fields (nil unless tracing).
-func (c *etcdClient) lockedTxn(ctx context.Context, kind, action, key string, fence clientv3.Cmp,
-	fields logrus.Fields, ops ...clientv3.Op) (*clientv3.TxnResponse, error) {
-	cli, err := c.begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	start := c.metrics.now()
-	resp, err := cli.Txn(ctx).If(fence).Then(ops...).Commit()
-	c.limiter.Release()
-	if err == nil && !resp.Succeeded {
-		err = kvstore.ErrLockLeaseExpired
-	}
-	c.metrics.observe(kind, action, key, start, err)
-	if tracing.Load() {
-		f := logrus.Fields{"key": key}
-		for k, v := range fields {
-			f[k] = v
+// ErrLockLeaseExpired.
+func (c *etcdClient) lockedTxn(ctx context.Context, r request, fence clientv3.Cmp, ops ...clientv3.Op) (*clientv3.TxnResponse, error) {
+	return do(ctx, c, r, func(cli *clientv3.Client) (*clientv3.TxnResponse, error) {
+		resp, err := cli.Txn(ctx).If(fence).Then(ops...).Commit()
+		if err == nil && !resp.Succeeded {
+			return nil, kvstore.ErrLockLeaseExpired
 		}
-		Trace(action, err, f)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return resp, nil
-}
-
-// writeFields are the trace fields of a write; nil while tracing is off so
-// that the fast path allocates nothing.
-func writeFields(value []byte, lease bool) logrus.Fields {
-	if !tracing.Load() {
-		return nil
-	}
-	return logrus.Fields{"valueBytes": len(value), "lease": lease}
+		return resp, err
+	})
 }
 
 // GetIfLocked implements kvstore.BackendOperations.
@@ -82,7 +56,7 @@ func (c *etcdClient) GetIfLocked(ctx context.Context, key string, lock kvstore.K
 	if err != nil {
 		return nil, wrapOp(op, key, err)
 	}
-	resp, err := c.lockedTxn(ctx, kindRead, "GetLocked", key, fence, nil, clientv3.OpGet(key))
+	resp, err := c.lockedTxn(ctx, request{kind: kindRead, action: "GetLocked", key: key}, fence, clientv3.OpGet(key))
 	if err != nil {
 		return nil, wrapOp(op, key, err)
 	}
@@ -103,7 +77,7 @@ func (c *etcdClient) DeleteIfLocked(ctx context.Context, key string, lock kvstor
 	if err != nil {
 		return wrapOp(op, key, err)
 	}
-	if _, err := c.lockedTxn(ctx, kindDelete, "DeleteLocked", key, fence, nil, clientv3.OpDelete(key)); err != nil {
+	if _, err := c.lockedTxn(ctx, request{kind: kindDelete, action: "DeleteLocked", key: key}, fence, clientv3.OpDelete(key)); err != nil {
 		return wrapOp(op, key, err)
 	}
 	c.leases.Release(key)
@@ -125,7 +99,7 @@ func (c *etcdClient) UpdateIfLocked(ctx context.Context, key string, value []byt
 		if err != nil {
 			return false, err
 		}
-		_, err = c.lockedTxn(ctx, kindSet, "UpdateIfLocked", key, fence, writeFields(value, lease),
+		_, err = c.lockedTxn(ctx, request{kind: kindSet, action: "UpdateIfLocked", key: key, fields: writeFields(value, lease)}, fence,
 			clientv3.OpPut(key, string(value), putOptions(id)...))
 		return c.leases.CancelIfExpired(err, id), err
 	})
@@ -155,7 +129,7 @@ func (c *etcdClient) UpdateIfDifferentIfLocked(ctx context.Context, key string, 
 			clientv3.Compare(clientv3.LeaseValue(key), "=", int64(id)),
 		}
 		put := clientv3.OpPut(key, string(value), putOptions(id)...)
-		resp, err := c.lockedTxn(ctx, kindSet, "UpdateIfDifferentIfLocked", key, fence, writeFields(value, lease),
+		resp, err := c.lockedTxn(ctx, request{kind: kindSet, action: "UpdateIfDifferentIfLocked", key: key, fields: writeFields(value, lease)}, fence,
 			clientv3.OpTxn(same, nil, []clientv3.Op{put}))
 		if err != nil {
 			return c.leases.CancelIfExpired(err, id), err
@@ -188,28 +162,23 @@ func (c *etcdClient) CreateOnlyIfLocked(ctx context.Context, key string, value [
 		if err != nil {
 			return false, err
 		}
-		cli, err := c.begin(ctx)
-		if err != nil {
-			return false, err
-		}
-		start := c.metrics.now()
-		resp, err := cli.Txn(ctx).
-			If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0), fence).
-			Then(clientv3.OpPut(key, string(value), putOptions(id)...)).
-			Else(clientv3.OpGet(key, clientv3.WithKeysOnly())).
-			Commit()
-		c.limiter.Release()
-		switch {
-		case err != nil:
-		case resp.Succeeded:
-			created = true
-		case len(resp.Responses[0].GetResponseRange().Kvs) == 0:
-			err = kvstore.ErrLockLeaseExpired
-		}
-		c.metrics.observe(kindSet, "CreateOnlyLocked", key, start, err)
-		if tracing.Load() {
-			Trace("CreateOnlyLocked", err, logrus.Fields{"key": key, "valueBytes": len(value), "lease": lease})
-		}
+		created, err = do(ctx, c, request{kind: kindSet, action: "CreateOnlyLocked", key: key, fields: writeFields(value, lease)},
+			func(cli *clientv3.Client) (bool, error) {
+				resp, err := cli.Txn(ctx).
+					If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0), fence).
+					Then(clientv3.OpPut(key, string(value), putOptions(id)...)).
+					Else(clientv3.OpGet(key, clientv3.WithKeysOnly())).
+					Commit()
+				switch {
+				case err != nil:
+					return false, err
+				case resp.Succeeded:
+					return true, nil
+				case len(resp.Responses[0].GetResponseRange().Kvs) == 0:
+					return false, kvstore.ErrLockLeaseExpired
+				}
+				return false, nil
+			})
 		return err != nil && c.leases.CancelIfExpired(err, id), err
 	})
 	if !created && fresh {
@@ -227,15 +196,10 @@ func (c *etcdClient) ListPrefixIfLocked(ctx context.Context, prefix string, lock
 	if err != nil {
 		return nil, wrapOp(op, prefix, err)
 	}
-	resp, err := c.lockedTxn(ctx, kindRead, "ListPrefixLocked", prefix, fence, nil,
-		clientv3.OpGet(prefix, clientv3.WithPrefix()))
+	resp, err := c.lockedTxn(ctx, request{kind: kindRead, action: "ListPrefixLocked", key: prefix},
+		fence, clientv3.OpGet(prefix, clientv3.WithPrefix()))
 	if err != nil {
 		return nil, wrapOp(op, prefix, err)
 	}
-	kvs := resp.Responses[0].GetResponseRange().Kvs
-	pairs := make(kvstore.KeyValuePairs, len(kvs))
-	for _, kv := range kvs {
-		pairs[string(kv.Key)] = kvstore.Value{Data: kv.Value, ModRevision: uint64(kv.ModRevision), LeaseID: kv.Lease}
-	}
-	return pairs, nil
+	return toPairs(resp.Responses[0].GetResponseRange().Kvs), nil
 }

@@ -3,7 +3,6 @@ package etcd
 import (
 	"context"
 
-	"github.com/sirupsen/logrus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/hivekv/kvstore"
@@ -14,17 +13,8 @@ func (c *etcdClient) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := checkKey(key); err != nil {
 		return nil, wrapOp("get", key, err)
 	}
-	cli, err := c.begin(ctx)
-	if err != nil {
-		return nil, wrapOp("get", key, err)
-	}
-	start := c.metrics.now()
-	resp, err := cli.Get(ctx, key)
-	c.limiter.Release()
-	c.metrics.observe(kindRead, "Get", key, start, err)
-	if tracing.Load() {
-		Trace("Get", err, logrus.Fields{"key": key})
-	}
+	resp, err := do(ctx, c, request{kind: kindRead, action: "Get", key: key},
+		func(cli *clientv3.Client) (*clientv3.GetResponse, error) { return cli.Get(ctx, key) })
 	if err != nil {
 		return nil, wrapOp("get", key, err)
 	}
@@ -70,17 +60,10 @@ func (c *etcdClient) update(ctx context.Context, key string, value []byte, lease
 	if err != nil {
 		return false, err
 	}
-	cli, err := c.begin(ctx)
-	if err != nil {
-		return false, err
-	}
-	start := c.metrics.now()
-	_, err = cli.Put(ctx, key, string(value), putOptions(id)...)
-	c.limiter.Release()
-	c.metrics.observe(kindSet, "Update", key, start, err)
-	if tracing.Load() {
-		Trace("Update", err, logrus.Fields{"key": key, "valueBytes": len(value), "lease": lease})
-	}
+	_, err = do(ctx, c, request{kind: kindSet, action: "Update", key: key, fields: writeFields(value, lease)},
+		func(cli *clientv3.Client) (*clientv3.PutResponse, error) {
+			return cli.Put(ctx, key, string(value), putOptions(id)...)
+		})
 	return c.leases.CancelIfExpired(err, id), err
 }
 
@@ -115,21 +98,14 @@ func (c *etcdClient) updateIfDifferent(ctx context.Context, key string, value []
 	if err != nil {
 		return false, false, err
 	}
-	cli, err := c.begin(ctx)
-	if err != nil {
-		return false, false, err
-	}
-	start := c.metrics.now()
-	resp, err := cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.Value(key), "=", string(value)),
-			clientv3.Compare(clientv3.LeaseValue(key), "=", int64(id))).
-		Else(clientv3.OpPut(key, string(value), putOptions(id)...)).
-		Commit()
-	c.limiter.Release()
-	c.metrics.observe(kindSet, "UpdateIfDifferent", key, start, err)
-	if tracing.Load() {
-		Trace("UpdateIfDifferent", err, logrus.Fields{"key": key, "valueBytes": len(value), "lease": lease})
-	}
+	resp, err := do(ctx, c, request{kind: kindSet, action: "UpdateIfDifferent", key: key, fields: writeFields(value, lease)},
+		func(cli *clientv3.Client) (*clientv3.TxnResponse, error) {
+			return cli.Txn(ctx).
+				If(clientv3.Compare(clientv3.Value(key), "=", string(value)),
+					clientv3.Compare(clientv3.LeaseValue(key), "=", int64(id))).
+				Else(clientv3.OpPut(key, string(value), putOptions(id)...)).
+				Commit()
+		})
 	if err != nil {
 		return false, c.leases.CancelIfExpired(err, id), err
 	}
@@ -154,20 +130,13 @@ func (c *etcdClient) createOnly(ctx context.Context, key string, value []byte, l
 	if err != nil {
 		return false, false, err
 	}
-	cli, err := c.begin(ctx)
-	if err != nil {
-		return false, false, err
-	}
-	start := c.metrics.now()
-	resp, err := cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, string(value), putOptions(id)...)).
-		Commit()
-	c.limiter.Release()
-	c.metrics.observe(kindSet, "CreateOnly", key, start, err)
-	if tracing.Load() {
-		Trace("CreateOnly", err, logrus.Fields{"key": key, "valueBytes": len(value), "lease": lease})
-	}
+	resp, err := do(ctx, c, request{kind: kindSet, action: "CreateOnly", key: key, fields: writeFields(value, lease)},
+		func(cli *clientv3.Client) (*clientv3.TxnResponse, error) {
+			return cli.Txn(ctx).
+				If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+				Then(clientv3.OpPut(key, string(value), putOptions(id)...)).
+				Commit()
+		})
 	if err != nil {
 		return false, c.leases.CancelIfExpired(err, id), err
 	}
@@ -183,17 +152,8 @@ func (c *etcdClient) Delete(ctx context.Context, key string) error {
 	if err := checkKey(key); err != nil {
 		return wrapOp("delete", key, err)
 	}
-	cli, err := c.begin(ctx)
-	if err != nil {
-		return wrapOp("delete", key, err)
-	}
-	start := c.metrics.now()
-	_, err = cli.Delete(ctx, key)
-	c.limiter.Release()
-	c.metrics.observe(kindDelete, "Delete", key, start, err)
-	if tracing.Load() {
-		Trace("Delete", err, logrus.Fields{"key": key})
-	}
+	_, err := do(ctx, c, request{kind: kindDelete, action: "Delete", key: key},
+		func(cli *clientv3.Client) (*clientv3.DeleteResponse, error) { return cli.Delete(ctx, key) })
 	if err != nil {
 		return wrapOp("delete", key, err)
 	}
@@ -203,17 +163,10 @@ func (c *etcdClient) Delete(ctx context.Context, key string) error {
 
 // DeletePrefix implements kvstore.BackendOperations.
 func (c *etcdClient) DeletePrefix(ctx context.Context, path string) error {
-	cli, err := c.begin(ctx)
-	if err != nil {
-		return wrapOp("delete-prefix", path, err)
-	}
-	start := c.metrics.now()
-	_, err = cli.Delete(ctx, path, clientv3.WithPrefix())
-	c.limiter.Release()
-	c.metrics.observe(kindDelete, "DeletePrefix", path, start, err)
-	if tracing.Load() {
-		Trace("DeletePrefix", err, logrus.Fields{"prefix": path})
-	}
+	_, err := do(ctx, c, request{kind: kindDelete, action: "DeletePrefix", key: path, keyField: "prefix"},
+		func(cli *clientv3.Client) (*clientv3.DeleteResponse, error) {
+			return cli.Delete(ctx, path, clientv3.WithPrefix())
+		})
 	if err != nil {
 		return wrapOp("delete-prefix", path, err)
 	}
@@ -223,25 +176,14 @@ func (c *etcdClient) DeletePrefix(ctx context.Context, path string) error {
 
 // ListPrefix implements kvstore.BackendOperations.
 func (c *etcdClient) ListPrefix(ctx context.Context, prefix string) (kvstore.KeyValuePairs, error) {
-	cli, err := c.begin(ctx)
+	resp, err := do(ctx, c, request{kind: kindRead, action: "ListPrefix", key: prefix, keyField: "prefix"},
+		func(cli *clientv3.Client) (*clientv3.GetResponse, error) {
+			return cli.Get(ctx, prefix, clientv3.WithPrefix())
+		})
 	if err != nil {
 		return nil, wrapOp("list", prefix, err)
 	}
-	start := c.metrics.now()
-	resp, err := cli.Get(ctx, prefix, clientv3.WithPrefix())
-	c.limiter.Release()
-	c.metrics.observe(kindRead, "ListPrefix", prefix, start, err)
-	if tracing.Load() {
-		Trace("ListPrefix", err, logrus.Fields{"prefix": prefix})
-	}
-	if err != nil {
-		return nil, wrapOp("list", prefix, err)
-	}
-	pairs := make(kvstore.KeyValuePairs, len(resp.Kvs))
-	for _, kv := range resp.Kvs {
-		pairs[string(kv.Key)] = kvstore.Value{Data: kv.Value, ModRevision: uint64(kv.ModRevision), LeaseID: kv.Lease}
-	}
-	return pairs, nil
+	return toPairs(resp.Kvs), nil
 }
 
 // RegisterLeaseExpiredObserver implements kvstore.BackendOperations.

@@ -33,7 +33,7 @@ var _ kvstore.UserRoleRevoker = (*etcdClient)(nil)
 func (c *etcdClient) UserEnforcePresence(ctx context.Context, name string, roles []string) error {
 	const op = "user-enforce-presence"
 	if name == "" {
-		return wrapOp(op, name, errors.New("empty user name"))
+		return wrapOp(op, name, kvstore.ErrEmptyUser)
 	}
 	log := c.log.WithField(kvstore.FieldUser, name)
 	err := c.userRequest(ctx, "UserAdd", name, "", func(cli *clientv3.Client) error {
@@ -66,7 +66,7 @@ func (c *etcdClient) UserEnforcePresence(ctx context.Context, name string, roles
 func (c *etcdClient) UserEnforceAbsence(ctx context.Context, name string) error {
 	const op = "user-enforce-absence"
 	if name == "" {
-		return wrapOp(op, name, errors.New("empty user name"))
+		return wrapOp(op, name, kvstore.ErrEmptyUser)
 	}
 	err := c.userRequest(ctx, "UserDelete", name, "", func(cli *clientv3.Client) error {
 		_, err := cli.UserDelete(ctx, name)
@@ -89,7 +89,7 @@ func (c *etcdClient) UserEnforceAbsence(ctx context.Context, name string) error 
 func (c *etcdClient) UserRevokeRoles(ctx context.Context, name string, roles []string) error {
 	const op = "user-revoke-roles"
 	if name == "" {
-		return wrapOp(op, name, errors.New("empty user name"))
+		return wrapOp(op, name, kvstore.ErrEmptyUser)
 	}
 	log := c.log.WithField(kvstore.FieldUser, name)
 	for _, role := range roles {
@@ -113,21 +113,15 @@ func (c *etcdClient) UserRevokeRoles(ctx context.Context, name string, roles []s
 }
 
 // userRequest runs one auth API request on the standard request path.
-func (c *etcdClient) userRequest(ctx context.Context, action, user, role string, do func(*clientv3.Client) error) error {
-	cli, err := c.begin(ctx)
-	if err != nil {
-		return err
-	}
-	start := c.metrics.now()
-	err = do(cli)
-	c.limiter.Release()
-	c.metrics.observe(kindSet, action, usersMetricsScope, start, err)
+func (c *etcdClient) userRequest(ctx context.Context, action, user, role string, send func(*clientv3.Client) error) error {
+	var fields logrus.Fields
 	if tracing.Load() {
-		fields := logrus.Fields{kvstore.FieldUser: user}
+		fields = logrus.Fields{kvstore.FieldUser: user}
 		if role != "" {
 			fields[kvstore.FieldRole] = role
 		}
-		Trace(action, err, fields)
 	}
+	_, err := do(ctx, c, request{kind: kindSet, action: action, key: usersMetricsScope, keyField: noKeyField, fields: fields},
+		func(cli *clientv3.Client) (struct{}, error) { return struct{}{}, send(cli) })
 	return err
 }

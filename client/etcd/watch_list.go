@@ -156,17 +156,14 @@ type pageOptions struct {
 }
 
 func (r *watchRun) getPage(key string, opts pageOptions) (*clientv3.GetResponse, error) {
-	cli, err := r.c.begin(r.ctx)
-	if err != nil {
-		return nil, wrapOp("list", r.prefix, err)
-	}
-	start := r.c.metrics.now()
-	resp, err := cli.Get(r.ctx, key, opts.opts...)
-	if opts.fallback != nil && errors.Is(err, rpctypes.ErrFutureRev) {
-		resp, err = cli.Get(r.ctx, key, opts.fallback...)
-	}
-	r.c.limiter.Release()
-	r.c.metrics.observe(kindRead, "ListAndWatch", r.prefix, start, err)
+	resp, err := do(r.ctx, r.c, request{kind: kindRead, action: "ListAndWatch", key: r.prefix, keyField: "prefix"},
+		func(cli *clientv3.Client) (*clientv3.GetResponse, error) {
+			resp, err := cli.Get(r.ctx, key, opts.opts...)
+			if opts.fallback != nil && errors.Is(err, rpctypes.ErrFutureRev) {
+				resp, err = cli.Get(r.ctx, key, opts.fallback...)
+			}
+			return resp, err
+		})
 	if err != nil {
 		return nil, wrapOp("list", r.prefix, err)
 	}

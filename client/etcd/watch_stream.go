@@ -59,16 +59,16 @@ func (r *watchRun) watch() (resync bool) {
 // token and an inflight slot only while it is being set up: a watch is
 // long-lived and must not occupy a slot for its lifetime.
 func (r *watchRun) startWatch(ctx context.Context) (clientv3.WatchChan, error) {
-	cli, err := r.c.begin(ctx)
-	if err != nil {
-		return nil, wrapOp("watch", r.prefix, err)
-	}
 	// WithRequireLeader makes the server cancel the watch when its member
 	// loses the leader; otherwise a partitioned member would keep the watch
 	// open and silently deliver nothing.
-	ch := cli.Watch(clientv3.WithRequireLeader(ctx), r.prefix,
-		clientv3.WithPrefix(), clientv3.WithRev(r.nextRev))
-	r.c.limiter.Release()
+	ch, err := do(ctx, r.c, request{}, func(cli *clientv3.Client) (clientv3.WatchChan, error) {
+		return cli.Watch(clientv3.WithRequireLeader(ctx), r.prefix,
+			clientv3.WithPrefix(), clientv3.WithRev(r.nextRev)), nil
+	})
+	if err != nil {
+		return nil, wrapOp("watch", r.prefix, err)
+	}
 	if tracing.Load() {
 		Trace("Watch started", nil, logrus.Fields{"prefix": r.prefix, "revision": r.nextRev})
 	}
