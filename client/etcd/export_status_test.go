@@ -5,6 +5,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 	logtest "github.com/sirupsen/logrus/hooks/test"
+
+	"github.com/hivekv/kvstore"
 )
 
 // TraceHook captures what Trace logs. traceLog is replaced once, before any
@@ -26,3 +28,9 @@ func init() {
 // ConfigFileRetryInterval returns how often missing configuration files are
 // looked for.
 func ConfigFileRetryInterval() time.Duration { return configFileRetryInterval }
+
+// StatusRounds returns how many status check rounds the etcd client b has
+// completed.
+func StatusRounds(b kvstore.BackendOperations) uint64 {
+	return b.(*etcdClient).status.rounds.Load()
+}

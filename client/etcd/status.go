@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hivekv/kvstore"
@@ -39,6 +40,10 @@ type statusState struct {
 	// heartbeat key created or modified; zero means never. See
 	// heartbeatError for why "never" does not fail the status.
 	lastHeartbeat time.Time
+
+	// rounds counts completed status checks, so that tests can wait for
+	// "the checker looked again" instead of for a span of time.
+	rounds atomic.Uint64
 }
 
 // statusErrsBuffer is how many status errors wait for a slow reader before

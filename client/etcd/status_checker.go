@@ -70,6 +70,7 @@ func (c *etcdClient) checkStatus(ctx context.Context) (allConnected bool) {
 		c.log.WithError(err).Warning("etcd status check failed")
 		c.status.report(err)
 	}
+	c.status.rounds.Add(1)
 	return st.State == kvstore.StateOK
 }
 

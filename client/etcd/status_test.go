@@ -143,10 +143,11 @@ func TestStatusCluster(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 		defer cancel()
 		connected := c.Connected(ctx)
+		waitStatusRounds(t, c, 2) // two quorum checks failed while it waited
 		select {
 		case err := <-connected:
 			t.Fatalf("Connected returned during quorum loss: %v", err)
-		case <-time.After(300 * time.Millisecond):
+		default:
 		}
 
 		restartBoth(t, cluster, 1, 2)
@@ -196,8 +197,10 @@ func TestStatusHeartbeat(t *testing.T) {
 	// No heartbeat was ever written: that is no failure, however long it
 	// lasts (see heartbeatError).
 	require.Eventually(t, func() bool { return c.Status().State == kvstore.StateOK }, 10*time.Second, 10*time.Millisecond)
-	require.Never(t, func() bool { return c.Status().State != kvstore.StateOK }, 4*extra.HeartbeatInterval, 20*time.Millisecond,
-		"status without any heartbeat: %v", c.Status())
+	// Four check rounds are at least three check intervals (200 ms) apart,
+	// more than the two heartbeat intervals that fail a stale heartbeat.
+	waitStatusRounds(t, c, 4)
+	require.Equal(t, kvstore.StateOK, c.Status().State, "status without any heartbeat: %v", c.Status())
 
 	beat := func() {
 		_, err := raw.Put(t.Context(), kvstore.HeartbeatPath, time.Now().Format(time.RFC3339))
@@ -222,7 +225,8 @@ func TestStatusHeartbeat(t *testing.T) {
 	// ...a deleted key (the writer's lease ran out) is no heartbeat...
 	_, err := raw.Delete(t.Context(), kvstore.HeartbeatPath)
 	require.NoError(t, err)
-	require.Never(t, func() bool { return c.Status().State != kvstore.StateFailure }, 3*200*time.Millisecond, 20*time.Millisecond)
+	waitStatusRounds(t, c, 2) // at least one whole round after the delete
+	require.Equal(t, kvstore.StateFailure, c.Status().State, "status after the heartbeat key was deleted: %v", c.Status())
 
 	// ...and a fresh one clears the failure.
 	beat()
@@ -349,4 +353,14 @@ func TestStatusDisconnected(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Disconnected not closed by Close")
 	}
+}
+
+// waitStatusRounds waits until c's status checker has completed n more
+// rounds: an explicit event to check "still so" against, rather than a span
+// of time.
+func waitStatusRounds(t *testing.T, c kvstore.BackendOperations, n uint64) {
+	t.Helper()
+	target := etcd.StatusRounds(c) + n
+	require.Eventually(t, func() bool { return etcd.StatusRounds(c) >= target }, 60*time.Second, 10*time.Millisecond,
+		"status checker stuck at round %d, waiting for %d", etcd.StatusRounds(c), target)
 }

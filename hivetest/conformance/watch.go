@@ -362,8 +362,16 @@ func watchListWithWriters(t *testing.T, b Backend) {
 			finals[wi] = final
 		}()
 	}
+	// Wait until every writer is under way; a writer that fails before
+	// then never signals, so watch its error and the deadline too.
 	for range numWriters {
-		<-started
+		select {
+		case <-started:
+		case err := <-errs:
+			t.Fatalf("a writer failed before the watch started: %v", err)
+		case <-ctx.Done():
+			t.Fatalf("writers not under way: %v", ctx.Err())
+		}
 	}
 	r.Consume(t, c.ListAndWatch(watchCtx(t), prefix, 16))
 	wg.Wait()
