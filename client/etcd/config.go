@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -50,6 +49,10 @@ func parseEtcdOptions(opts map[string]string) (etcdOptions, error) {
 		return o, fmt.Errorf("%w: etcd needs an endpoint: pass --kvstore-opt %s=<url>[,<url>...] or %s=<file>",
 			kvstore.ErrInvalidConfig, kvstore.EtcdAddrOption, kvstore.EtcdOptionConfig)
 	}
+	// The values were checked against kvstore.OptionSpecs already (New
+	// validates); reading them through the same table keeps one set of
+	// rules and messages should parseEtcdOptions be called directly.
+	var err error
 	durations := []struct {
 		key string
 		dst *time.Duration
@@ -58,12 +61,8 @@ func parseEtcdOptions(opts map[string]string) (etcdOptions, error) {
 		{kvstore.EtcdOptionKeepAliveTimeout, &o.keepaliveTimeout},
 	}
 	for _, d := range durations {
-		if v, ok := opts[d.key]; ok {
-			parsed, err := time.ParseDuration(v)
-			if err != nil {
-				return o, fmt.Errorf("%w: %s=%q: %v", kvstore.ErrInvalidOption, d.key, v, err)
-			}
-			*d.dst = parsed
+		if *d.dst, err = kvstore.OptionDuration(opts, d.key, *d.dst); err != nil {
+			return o, err
 		}
 	}
 	ints := []struct {
@@ -76,12 +75,8 @@ func parseEtcdOptions(opts map[string]string) (etcdOptions, error) {
 		{kvstore.EtcdListLimitOption, &o.listLimit},
 	}
 	for _, i := range ints {
-		if v, ok := opts[i.key]; ok {
-			parsed, err := strconv.Atoi(v)
-			if err != nil {
-				return o, fmt.Errorf("%w: %s=%q: %v", kvstore.ErrInvalidOption, i.key, v, err)
-			}
-			*i.dst = parsed
+		if *i.dst, err = kvstore.OptionInt(opts, i.key, *i.dst); err != nil {
+			return o, err
 		}
 	}
 	return o, nil
