@@ -145,6 +145,13 @@ func (s *keySet) snapshot(t *testing.T) map[string]bool {
 	return keys
 }
 
+// chooser is where the model test takes its decisions: a seeded
+// *rand.Rand in TestKeySetModel, the fuzzer's bytes in FuzzKeySet.
+type chooser interface {
+	IntN(n int) int
+	Float64() float64
+}
+
 // TestKeySetModel drives keySet and refKeySet with the same random
 // operations (lists in order and out of order, lists that fail part way,
 // watch events, removals during a list, sweeps stopped early, compactions)
@@ -153,92 +160,151 @@ func TestKeySetModel(t *testing.T) {
 	for seed := range uint64(40) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 7))
-			universe := randomKeys(rng, 20+rng.IntN(80))
-			s := newKeySet()
-			if seed%2 == 1 {
-				s.compactMin = 1 + rng.IntN(4)
+			runKeySetModel(t, rng, int(seed%2), int(seed%3), 60)
+		})
+	}
+}
+
+// FuzzKeySet is TestKeySetModel with the fuzzer choosing: every decision
+// of the model run is read from the input, so the fuzzer explores the
+// sequences of lists, events, removals and sweeps. Seeds are in
+// testdata/fuzz/FuzzKeySet; `go test` runs them every time.
+func FuzzKeySet(f *testing.F) {
+	f.Add([]byte{0, 0, 5, 1, 2, 3, 4, 0, 1, 2, 3, 250, 7, 9})
+	f.Add([]byte{1, 1, 30, 0xff, 0x80, 0x10, 3, 3, 3, 0, 0, 0, 1, 2, 200, 100})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := &byteChooser{data: data, rest: rand.New(rand.NewPCG(uint64(len(data)), 7))}
+		compact := c.IntN(2)
+		prefix := c.IntN(3)
+		runKeySetModel(t, c, compact, prefix, 60)
+	})
+}
+
+// byteChooser reads decisions from data. Once data is used up it goes on
+// with a fixed pseudo-random sequence, so that every loop of the model ends
+// as it does in TestKeySetModel; the run stops at the next phase.
+type byteChooser struct {
+	data []byte
+	used int
+	rest *rand.Rand
+}
+
+func (c *byteChooser) next() (byte, bool) {
+	if c.used >= len(c.data) {
+		return 0, false
+	}
+	b := c.data[c.used]
+	c.used++
+	return b, true
+}
+
+func (c *byteChooser) exhausted() bool { return c.used >= len(c.data) }
+
+func (c *byteChooser) IntN(n int) int {
+	b, ok := c.next()
+	if !ok {
+		return c.rest.IntN(n)
+	}
+	return int(b) % n
+}
+
+func (c *byteChooser) Float64() float64 {
+	b, ok := c.next()
+	if !ok {
+		return c.rest.Float64()
+	}
+	return float64(b) / 256
+}
+
+// runKeySetModel runs up to phases watch-and-resync phases (fewer once a
+// byteChooser is used up). compact 1 makes compaction frequent; prefix
+// picks the key set's prefix ("", "a", "b\x00"): keys outside it take the
+// maps only.
+func runKeySetModel(t *testing.T, rng chooser, compact, prefix, phases int) {
+	universe := randomKeys(rng, 20+rng.IntN(80))
+	s := newKeySet()
+	if compact == 1 {
+		s.compactMin = 1 + rng.IntN(4)
+	}
+	s.usePrefix([]string{"", "a", "b\x00"}[prefix])
+	ref := &refKeySet{seen: make(map[string]bool)}
+	check := func(what string) {
+		t.Helper()
+		require.Equal(t, len(ref.seen), s.len(), what)
+		got := s.snapshot(t)
+		require.Len(t, got, len(ref.seen), what)
+		for k := range ref.seen {
+			if !got[k] {
+				t.Fatalf("%s: %q missing", what, k)
 			}
-			// Keys outside the prefix take the maps only.
-			s.usePrefix([]string{"", "a", "b\x00"}[seed%3])
-			ref := &refKeySet{seen: make(map[string]bool)}
-			check := func(what string) {
-				t.Helper()
-				require.Equal(t, len(ref.seen), s.len(), what)
-				got := s.snapshot(t)
-				require.Len(t, got, len(ref.seen), what)
-				for k := range ref.seen {
-					if !got[k] {
-						t.Fatalf("%s: %q missing", what, k)
-					}
-				}
-				if ref.listing {
-					require.Equal(t, ref.stale(), s.stale, what)
-				}
+		}
+		if ref.listing {
+			require.Equal(t, ref.stale(), s.stale, what)
+		}
+	}
+	bc, _ := rng.(*byteChooser)
+	for phase := 0; phase < phases && (bc == nil || !bc.exhausted()); phase++ {
+		// Watch phase.
+		for range rng.IntN(30) {
+			k := universe[rng.IntN(len(universe))]
+			if rng.IntN(3) == 0 {
+				require.Equal(t, ref.remove(k), s.remove(k), "remove %q", k)
+			} else {
+				require.Equal(t, ref.see(k), s.see(k), "see %q", k)
 			}
-			for range 60 {
-				// Watch phase.
-				for range rng.IntN(30) {
-					k := universe[rng.IntN(len(universe))]
-					if rng.IntN(3) == 0 {
-						require.Equal(t, ref.remove(k), s.remove(k), "remove %q", k)
-					} else {
-						require.Equal(t, ref.see(k), s.see(k), "see %q", k)
-					}
-					check("watch")
-				}
-				// Resync: attempts until one completes.
-				for {
-					s.startList()
-					ref.startList()
-					check("startList")
-					list := randomList(rng, universe)
-					s.reserve(len(list))
-					failAt := len(list) + 1
-					if rng.IntN(4) == 0 {
-						failAt = rng.IntN(len(list) + 1)
-					}
-					for i, k := range list {
-						if i == failAt {
-							break
-						}
-						if rng.IntN(20) == 0 {
-							r := universe[rng.IntN(len(universe))]
-							require.Equal(t, ref.remove(r), s.remove(r), "remove %q in list", r)
-						}
-						require.Equal(t, ref.see(k), s.see(k), "list see %q", k)
-						check("list")
-					}
-					if failAt <= len(list) {
-						continue
-					}
-					stopAfter := -1
-					if rng.IntN(5) == 0 {
-						stopAfter = 1 + rng.IntN(ref.stale()+1)
-					}
-					calls := 0
-					complete := s.sweep(func(k string) bool {
-						seen, known := ref.seen[k]
-						require.True(t, known && !seen, "%q reported vanished", k)
-						delete(ref.seen, k)
-						calls++
-						return calls != stopAfter
-					})
-					require.Equal(t, calls != stopAfter, complete)
-					if complete {
-						require.Zero(t, ref.stale(), "sweep missed keys")
-					}
-					ref.listing = false
-					check("sweep")
+			check("watch")
+		}
+		// Resync: attempts until one completes.
+		for {
+			s.startList()
+			ref.startList()
+			check("startList")
+			list := randomList(rng, universe)
+			s.reserve(len(list))
+			failAt := len(list) + 1
+			if rng.IntN(4) == 0 {
+				failAt = rng.IntN(len(list) + 1)
+			}
+			for i, k := range list {
+				if i == failAt {
 					break
 				}
+				if rng.IntN(20) == 0 {
+					r := universe[rng.IntN(len(universe))]
+					require.Equal(t, ref.remove(r), s.remove(r), "remove %q in list", r)
+				}
+				require.Equal(t, ref.see(k), s.see(k), "list see %q", k)
+				check("list")
 			}
-		})
+			if failAt <= len(list) {
+				continue
+			}
+			stopAfter := -1
+			if rng.IntN(5) == 0 {
+				stopAfter = 1 + rng.IntN(ref.stale()+1)
+			}
+			calls := 0
+			complete := s.sweep(func(k string) bool {
+				seen, known := ref.seen[k]
+				require.True(t, known && !seen, "%q reported vanished", k)
+				delete(ref.seen, k)
+				calls++
+				return calls != stopAfter
+			})
+			require.Equal(t, calls != stopAfter, complete)
+			if complete {
+				require.Zero(t, ref.stale(), "sweep missed keys")
+			}
+			ref.listing = false
+			check("sweep")
+			break
+		}
 	}
 }
 
 // randomKeys returns n distinct keys over a small alphabet with varied
 // lengths, so keys are often prefixes of one another.
-func randomKeys(rng *rand.Rand, n int) []string {
+func randomKeys(rng chooser, n int) []string {
 	const alphabet = "ab\x00\xff"
 	set := make(map[string]bool)
 	for len(set) < n {
@@ -257,7 +323,7 @@ func randomKeys(rng *rand.Rand, n int) []string {
 
 // randomList returns a random subset of universe in ascending order, now
 // and then with keys out of order or repeated.
-func randomList(rng *rand.Rand, universe []string) []string {
+func randomList(rng chooser, universe []string) []string {
 	var list []string
 	p := rng.Float64()
 	for _, k := range universe {
