@@ -91,10 +91,7 @@ func (r *dbgReport) handshake(ctx context.Context, conn net.Conn, fc etcdFileCon
 			cfg.RootCAs = pool
 		} // else: reported in the certificates section; verify with the system pool
 	}
-	var asked, mismatch bool
-	var acceptable []string
-	cfg.GetClientCertificate = func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
-		asked = true
+	cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 		if fc.CertFile == "" || fc.KeyFile == "" {
 			return &tls.Certificate{}, nil // send none
 		}
@@ -102,14 +99,10 @@ func (r *dbgReport) handshake(ctx context.Context, conn net.Conn, fc etcdFileCon
 		if err != nil {
 			return &tls.Certificate{}, nil // reported in the certificates section
 		}
-		if len(cri.AcceptableCAs) > 0 && cri.SupportsCertificate(&cert) != nil {
-			mismatch = true
-			acceptable = caNames(cri.AcceptableCAs)
-		}
 		return &cert, nil
 	}
-	tc := tls.Client(conn, cfg)
-	if err := tc.HandshakeContext(ctx); err != nil {
+	p, err := probeTLS(ctx, conn, cfg, host, nil)
+	if err != nil {
 		hint := describeConnError(err)
 		if hint == "" {
 			hint = "check the endpoint and the TLS configuration"
@@ -117,17 +110,18 @@ func (r *dbgReport) handshake(ctx context.Context, conn net.Conn, fc etcdFileCon
 		r.fail(in, "TLS handshake failed: %v: %s", err, hint)
 		return nil, false
 	}
+	tc := p.conn
 	st := tc.ConnectionState()
 	r.ok(in, "TLS connection established: negotiated %s, ciphersuite %s",
 		tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
 	switch {
-	case !asked:
+	case !p.askedForCert:
 		r.ok(in, "The server did not ask for a client certificate")
 	case fc.CertFile == "":
 		r.warn(in, "The server asked for a client certificate and none is configured: set cert-file/key-file if it requires one")
-	case mismatch:
+	case p.certNotAccepted:
 		r.warn(in, "The client certificate is not signed by any CA the server accepts (acceptable CAs: %s): check cert-file/key-file",
-			strings.Join(acceptable, "; "))
+			strings.Join(p.acceptableCAs, "; "))
 	}
 	return tc, true
 }

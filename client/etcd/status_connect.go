@@ -3,7 +3,6 @@ package etcd
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -171,27 +170,23 @@ func probeTransport(ctx context.Context, cfg clientv3.Config, ep string) error {
 	if !secure {
 		return probePlain(ctx, conn)
 	}
-	tcfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if cfg.TLS != nil {
-		tcfg = cfg.TLS.Clone()
-	}
-	if tcfg.ServerName == "" {
-		tcfg.ServerName, _, _ = net.SplitHostPort(host)
-	}
-	tcfg.NextProtos = []string{"h2"}
-	tc := tls.Client(conn, tcfg)
-	if err := tc.HandshakeContext(ctx); err != nil {
-		if errors.Is(err, io.EOF) {
-			return fmt.Errorf("the server closed the connection on the TLS handshake: it probably does not speak TLS (%w)", err)
-		}
+	serverName, _, _ := net.SplitHostPort(host)
+	p, err := probeTLS(ctx, conn, cfg.TLS, serverName, []string{"h2"})
+	if err != nil {
 		return err
 	}
-	_ = tc.SetReadDeadline(probeDeadline(ctx))
+	_ = p.conn.SetReadDeadline(probeDeadline(ctx))
 	var b [1]byte
-	if _, err := tc.Read(b[:]); err != nil {
+	if _, err := p.conn.Read(b[:]); err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			return nil // silent, not refused
+		}
+		if p.certNotAccepted {
+			// The alert alone says "bad certificate"; the CAs the server
+			// named say whose certificate it wanted.
+			return fmt.Errorf("%w (the client certificate is signed by none of the CAs the server accepts: %s)",
+				err, strings.Join(p.acceptableCAs, "; "))
 		}
 		return err
 	}
