@@ -145,10 +145,18 @@ func (c *etcdClient) connect(ctx context.Context, errCh chan<- error) {
 	attemptCtx, cancelAttempt := context.WithTimeout(ctx, timeout-diagnosisBudget(timeout))
 	defer cancelAttempt()
 
+	warnCtx, stopWarning := context.WithCancel(attemptCtx)
+	warned := make(chan struct{})
+	go func() {
+		defer close(warned)
+		c.warnWhileConnecting(warnCtx)
+	}()
 	err := c.dial(attemptCtx)
 	if err == nil {
 		err = c.establishSession(attemptCtx)
 	}
+	stopWarning()
+	<-warned
 	if err != nil {
 		err = c.explainConnectError(ctx, err, timeout)
 		c.sessionErr = err

@@ -5,9 +5,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hivekv/kvstore"
@@ -229,4 +232,71 @@ func TestConnectClientCertRotation(t *testing.T) {
 	// Back to a trusted one, without touching the client.
 	install(certs.ClientCertFile, certs.ClientKeyFile)
 	require.Eventually(t, getOK, 20*time.Second, 50*time.Millisecond)
+}
+
+// With a client certificate the server does not accept, the cause is
+// logged as a warning (and shown in the status) long before the
+// connectivity timeout ends the attempt.
+func TestConnectEarlyWarningForeignCert(t *testing.T) {
+	t.Parallel()
+	certs := hivetest.GenerateCerts(t)
+	srv := hivetest.StartServer(t, hivetest.WithTLS(certs))
+	other := hivetest.GenerateCerts(t)
+	o := srv.ClientFileOptions()
+	o.CertFile, o.KeyFile = other.ClientCertFile, other.ClientKeyFile
+
+	log, hook := logtest.NewNullLogger()
+	extra := &kvstore.ExtraOptions{
+		ConnectivityTimeout: 10 * time.Minute, // the final error is not what this test waits for
+		DialOption:          hivetest.FastReconnectDialOptions(),
+		Logger:              log,
+	}
+	c, errCh := etcd.New(t.Context(), configFile(t, o), extra)
+	require.NotNil(t, c)
+	defer c.Close()
+
+	warning := func() *logrus.Entry {
+		for _, e := range hook.AllEntries() {
+			if e.Level == logrus.WarnLevel && strings.HasPrefix(e.Message, "Still not connected to etcd") {
+				return e
+			}
+		}
+		return nil
+	}
+	require.Eventually(t, func() bool { return warning() != nil }, 60*time.Second, 20*time.Millisecond,
+		"no early warning while connecting")
+	cause, _ := warning().Data["cause"].(string)
+	require.Contains(t, cause, "TLS")
+	require.Contains(t, cause, "cert-file")
+	require.Contains(t, cause, srv.Endpoint())
+
+	st := c.Status()
+	require.Equal(t, kvstore.StateWarning, st.State)
+	require.Contains(t, st.Msg, "Waiting for initial connection to be established: ")
+	require.Contains(t, st.Msg, "cert-file")
+
+	select {
+	case err := <-errCh:
+		t.Fatalf("the attempt ended early: %v", err)
+	default:
+	}
+}
+
+// Nothing listening: the warning names the refused connection.
+func TestConnectEarlyWarningNothingListening(t *testing.T) {
+	t.Parallel()
+	log, hook := logtest.NewNullLogger()
+	extra := &kvstore.ExtraOptions{ConnectivityTimeout: 10 * time.Minute, Logger: log}
+	c, _ := etcd.New(t.Context(), map[string]string{kvstore.EtcdAddrOption: "http://" + freeAddr(t)}, extra)
+	require.NotNil(t, c)
+	defer c.Close()
+	require.Eventually(t, func() bool {
+		for _, e := range hook.AllEntries() {
+			if cause, _ := e.Data["cause"].(string); e.Level == logrus.WarnLevel && strings.Contains(cause, "connection was refused") {
+				return true
+			}
+		}
+		return false
+	}, 60*time.Second, 20*time.Millisecond, "no early warning naming the refused connection")
+	require.Contains(t, c.Status().Msg, "connection was refused")
 }

@@ -51,7 +51,7 @@ type statusState struct {
 const statusErrsBuffer = 128
 
 func (c *etcdClient) initStatus() {
-	c.status.snapshot = kvstore.Status{State: kvstore.StateWarning, Msg: "Waiting for initial connection to be established"}
+	c.status.snapshot = kvstore.Status{State: kvstore.StateWarning, Msg: connectingMsg}
 	c.status.errs = make(chan error, statusErrsBuffer)
 }
 

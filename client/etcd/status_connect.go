@@ -170,6 +170,14 @@ func probeTransport(ctx context.Context, cfg clientv3.Config, ep string) error {
 	if !secure {
 		return probePlain(ctx, conn)
 	}
+	if err := probeSecure(ctx, conn, cfg, host); err != nil {
+		return fmt.Errorf("TLS with %s: %w", host, err)
+	}
+	return nil
+}
+
+// probeSecure is the TLS part of probeTransport.
+func probeSecure(ctx context.Context, conn net.Conn, cfg clientv3.Config, host string) error {
 	serverName, _, _ := net.SplitHostPort(host)
 	p, err := probeTLS(ctx, conn, cfg.TLS, serverName, []string{"h2"})
 	if err != nil {
