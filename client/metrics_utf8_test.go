@@ -106,7 +106,7 @@ func TestMetricsInvalidUTF8Keys(t *testing.T) {
 							"Update", "Get", "UpdateIfDifferent", "CreateOnly", "ListPrefix",
 							"ListAndWatch", "AcquireLock", "GetLocked", "UpdateIfLocked",
 							"UpdateIfDifferentIfLocked", "ListPrefixLocked", "DeleteLocked",
-							"CreateOnlyLocked", "Delete", "DeletePrefix",
+							"CreateOnlyLocked", "Txn", "Delete", "DeletePrefix",
 						}, "operations recorded under scope %q", want)
 						// ReleaseLock is recorded under the scope of the
 						// lock key (path/<lease hex>), checked above.
@@ -161,11 +161,21 @@ func runInvalidUTF8Ops(t *testing.T, c kvstore.BackendOperations, key string) {
 	require.True(t, created)
 	require.NoError(t, lock.Unlock(ctx))
 
+	// A transaction, where the backend has them.
+	if tc, ok := c.(kvstore.Transactional); ok {
+		resp, err := tc.Txn(ctx, kvstore.Txn{
+			If:   []kvstore.Cmp{kvstore.CmpValue(key, []byte("v6"))},
+			Then: []kvstore.Op{kvstore.OpPut(key, []byte("v7"), false), kvstore.OpGet(key)},
+		})
+		require.NoError(t, err)
+		require.True(t, resp.Succeeded)
+	}
+
 	require.NoError(t, c.Delete(ctx, key))
 	v, err = c.Get(ctx, key)
 	require.NoError(t, err)
 	require.Nil(t, v)
-	require.NoError(t, c.Update(ctx, key, []byte("v7"), false))
+	require.NoError(t, c.Update(ctx, key, []byte("v8"), false))
 	require.NoError(t, c.DeletePrefix(ctx, key))
 	kvs, err = c.ListPrefix(ctx, key)
 	require.NoError(t, err)
