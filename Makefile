@@ -23,7 +23,7 @@ test: vet
 ## fuzz-smoke: fuzz each target for FUZZTIME (seeds also run in every go test)
 FUZZTIME ?= 3s
 FUZZ_TARGETS = \
-	.:FuzzGetScopeFromKey \
+	.:FuzzGetScopeFromKeyUTF8 \
 	.:FuzzStateToCachePrefix \
 	.:FuzzBackendOptions \
 	./client/etcd:FuzzKeySet \

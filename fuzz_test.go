@@ -3,33 +3,13 @@ package kvstore_test
 import (
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/hivekv/kvstore"
 )
 
-// Fuzz targets of the root vocabulary. `go test` runs their seeds every
-// time; `make fuzz-smoke` fuzzes each for a few seconds.
-
-// FuzzGetScopeFromKey: any key gives a scope no longer than the key, and a
-// valid UTF-8 key a valid UTF-8 scope (a Prometheus label value must be).
-func FuzzGetScopeFromKey(f *testing.F) {
-	for _, k := range []string{
-		"", "cilium/state/identities/v1/id", "cilium/.heartbeat", "a/b/c", "a/b/c/d",
-		"ééééééééé", "cilium/state/ident€ties/v1", "x/y/zz€/w€€", strings.Repeat("€", 20),
-	} {
-		f.Add(k)
-	}
-	f.Fuzz(func(t *testing.T, key string) {
-		scope := kvstore.GetScopeFromKey(key)
-		if len(scope) > len(key) {
-			t.Fatalf("scope %q longer than key %q", scope, key)
-		}
-		if utf8.ValidString(key) && !utf8.ValidString(scope) {
-			t.Fatalf("valid key %q gave invalid UTF-8 scope %q", key, scope)
-		}
-	})
-}
+// Fuzz targets of the root vocabulary (GetScopeFromKey's is
+// FuzzGetScopeFromKeyUTF8 in keys_utf8_test.go). `go test` runs their seeds
+// every time; `make fuzz-smoke` fuzzes each for a few seconds.
 
 // FuzzStateToCachePrefix: only whole-element prefixes under StatePrefix
 // move, they move to the same place under CachePrefix, and a mapped prefix
