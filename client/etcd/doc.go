@@ -9,9 +9,12 @@
 //
 // Files follow the concerns of package client/memory: client.go (connection
 // and lifetime), config.go (options and the YAML config file), ops.go,
-// locked.go, lease.go, lock*.go, watch*.go, status*.go, users.go, and
-// debug*.go (EtcdDbg, the connectivity report). LockSweeper removes lock keys
-// whose owner is gone; EnableTracing logs every operation.
+// locked.go, lease.go, lock*.go, watch*.go, status*.go, users.go, txn.go,
+// and debug*.go (EtcdDbg, the connectivity report). request.go is the one
+// path every request takes (rate limit, metrics, trace); tlsprobe.go the one
+// TLS handshake of the connection diagnosis (status_connect.go,
+// connect_warn.go) and EtcdDbg. LockSweeper removes lock keys whose owner is
+// gone; EnableTracing logs every operation.
 //
 // It never links the etcd server: tests get one from package hivetest.
 package etcd
