@@ -4,7 +4,7 @@ import "context"
 
 // BackendOperations is what every backend implements: the etcd client and the
 // in-memory backend used by fast unit tests. Both pass the same conformance
-// suite (hivetest.RunConformance), so code written against this interface
+// suite (conformance.Run in package hivetest/conformance), so code written against this interface
 // behaves the same on either.
 //
 // Keys are non-empty strings, values are bytes. Every method that can block
