@@ -87,9 +87,9 @@ func TestBatchesOnEtcd(t *testing.T) {
 	const n = 1000
 	prefix := hivetest.UniquePrefix(t) + "batch"
 	reg := prometheus.NewRegistry()
-	c := hivetest.EtcdBackend(hivetest.SharedServer(t)).New(t, nil, &kvstore.ExtraOptions{Metrics: reg})
-	counted := &txnCounter{BackendOperations: c}
 	log, _ := quietLogger()
+	c := newEtcdClient(t, hivetest.SharedServer(t), &kvstore.ExtraOptions{Metrics: reg, Logger: log})
+	counted := &txnCounter{BackendOperations: c}
 	ss := store.NewFactory(store.WithLogger(log)).NewSyncStore(uniqueCluster(t, "c"), counted, prefix)
 	ctx := testCtx(t)
 	for i := range n {

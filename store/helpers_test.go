@@ -13,8 +13,10 @@ import (
 	"github.com/sirupsen/logrus/hooks/test"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/client"
 	"github.com/hivekv/kvstore/hivetest"
 	"github.com/hivekv/kvstore/store"
 )
@@ -116,7 +118,37 @@ func (v *view) equals(t testing.TB, want map[string]string) {
 
 // etcdClient connects a client of ours to the shared server, rate limit off.
 func etcdClient(t testing.TB) kvstore.BackendOperations {
-	return hivetest.EtcdBackend(hivetest.SharedServer(t)).New(t, nil, nil)
+	return newEtcdClient(t, hivetest.SharedServer(t), nil)
+}
+
+// newEtcdClient connects a client of ours to srv (rate limit off) through
+// the public entry point, closed at the end of the test.
+func newEtcdClient(t testing.TB, srv *hivetest.Server, extra *kvstore.ExtraOptions) kvstore.BackendOperations {
+	t.Helper()
+	if extra == nil {
+		log, _ := quietLogger()
+		extra = &kvstore.ExtraOptions{Logger: log}
+	}
+	c, errCh := client.NewClient(context.Background(), kvstore.EtcdBackendName, map[string]string{
+		kvstore.EtcdAddrOption:      srv.Endpoint(),
+		kvstore.EtcdRateLimitOption: "100000",
+	}, extra)
+	require.NotNil(t, c)
+	t.Cleanup(c.Close)
+	select {
+	case err := <-errCh:
+		require.NoError(t, err, "connecting to etcd")
+	case <-time.After(waitFor):
+		t.Fatalf("not connected to etcd within %s", waitFor)
+	}
+	return c
+}
+
+// revokeLease revokes a lease on srv, as if it had expired.
+func revokeLease(t testing.TB, srv *hivetest.Server, id int64) {
+	t.Helper()
+	_, err := srv.Client(t).Revoke(testCtx(t), clientv3.LeaseID(id))
+	require.NoError(t, err)
 }
 
 // list returns the keys under prefix and their values.

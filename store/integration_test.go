@@ -116,7 +116,7 @@ func TestWriterRestartsWithFewerKeysOnEtcd(t *testing.T) {
 	require.Eventually(t, func() bool { return syncedB.n.Load() == 1 }, waitFor, tick)
 
 	// The old lease expires: exactly the keys not re-created go.
-	hivetest.EtcdBackend(srv).RevokeLease(t, int64(leaseA))
+	revokeLease(t, srv, leaseA)
 	v.equals(t, want)
 	v.mu.Lock()
 	var deleted []string

@@ -46,7 +46,7 @@ func TestMirrorTwoRemoteClustersOnEtcd(t *testing.T) {
 	// shares the local one, apart by key prefix.
 	srv1 := hivetest.StartServer(t)
 	remotes := []*remoteCluster{
-		{name: uniqueCluster(t, "r1"), backend: hivetest.EtcdBackend(srv1).New(t, nil, nil)},
+		{name: uniqueCluster(t, "r1"), backend: newEtcdClient(t, srv1, nil)},
 		{name: uniqueCluster(t, "r2"), backend: etcdClient(t)},
 	}
 	mirrors := make([]*store.Mirror, len(remotes))
