@@ -15,6 +15,14 @@ var (
 	// KVPairCreator.
 	ErrNoKeyCreator = errors.New("store: nil key creator")
 
+	// ErrNoObserver fires when a watch store is created without an
+	// Observer: it would have no one to report to.
+	ErrNoObserver = errors.New("store: nil observer")
+
+	// ErrEmptyClusterName fires when a Mirror is configured without the
+	// remote cluster's name, which its copies and markers are named after.
+	ErrEmptyClusterName = errors.New("store: empty cluster name")
+
 	// ErrNoBackend fires when a store is created with a nil backend.
 	ErrNoBackend = errors.New("store: nil backend")
 

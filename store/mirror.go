@@ -91,7 +91,7 @@ type mirrored struct {
 func NewMirror(c MirrorConfig) (*Mirror, error) {
 	switch {
 	case c.Cluster == "":
-		return nil, fmt.Errorf("mirror: empty cluster name: name the remote cluster")
+		return nil, fmt.Errorf("%w: name the remote cluster the mirror copies", ErrEmptyClusterName)
 	case c.Remote == nil || c.Local == nil:
 		return nil, fmt.Errorf("%w: a mirror needs a remote and a local backend", ErrNoBackend)
 	}

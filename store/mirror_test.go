@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"path"
@@ -125,4 +126,40 @@ func (r *remoteCluster) upsertNode(t *testing.T, ctx context.Context, name, valu
 func (r *remoteCluster) upsertID(t *testing.T, ctx context.Context, id, value string) {
 	require.NoError(t, r.ids.UpsertKey(ctx, store.NewKVPair("id/"+id, value)))
 	r.want[path.Join(r.idsCache, r.name, "id", id)] = value
+}
+
+func TestMirrorBadConfiguration(t *testing.T) {
+	_, c := newMemory(t)
+	_, err := store.NewMirror(store.MirrorConfig{Remote: c, Local: c})
+	require.ErrorIs(t, err, store.ErrEmptyClusterName)
+	_, err = store.NewMirror(store.MirrorConfig{Cluster: "r", Local: c})
+	require.ErrorIs(t, err, store.ErrNoBackend)
+	_, err = store.NewMirror(store.MirrorConfig{Cluster: "r", Remote: c, Local: c, Resources: []store.MirrorResource{{}}})
+	require.ErrorIs(t, err, store.ErrEmptyPrefix)
+
+	m, err := store.NewMirror(store.MirrorConfig{Cluster: "r", Remote: c, Local: c})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	done := make(chan error, 1)
+	start := func() { go func() { done <- m.Run(ctx) }() }
+	start()
+	// A Run with an ended ctx returns at once: refused while the long
+	// one runs; run and stopped if it comes first (which may refuse the
+	// long one: then start that again).
+	ended, end := context.WithCancel(ctx)
+	end()
+	require.Eventually(t, func() bool {
+		select {
+		case err := <-done:
+			if !errors.Is(err, store.ErrAlreadyRunning) {
+				t.Errorf("the long Run returned early: %v", err)
+			}
+			start()
+			return false
+		default:
+		}
+		return errors.Is(m.Run(ended), store.ErrAlreadyRunning)
+	}, waitFor, tick)
+	cancel()
+	require.NoError(t, <-done)
 }

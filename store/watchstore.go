@@ -60,7 +60,7 @@ func newWatchStore(cluster string, keyCreator KeyCreator, observer Observer, o w
 	case keyCreator == nil:
 		w.initErr = fmt.Errorf("%w: a watch store needs a KeyCreator to decode values (e.g. store.KVPairCreator)", ErrNoKeyCreator)
 	case observer == nil:
-		w.initErr = fmt.Errorf("store: nil observer: a watch store needs an Observer to report to")
+		w.initErr = fmt.Errorf("%w: a watch store needs an Observer to report to", ErrNoObserver)
 	}
 	if w.initErr != nil {
 		w.log.WithError(w.initErr).Error("Invalid watch store: it will watch nothing")
