@@ -192,3 +192,44 @@ func TestReaderRestartedMidStreamOnEtcd(t *testing.T) {
 	require.Equal(t, uint64(len(want)), ws.NumEntries())
 	require.True(t, ws.Synced())
 }
+
+// TestLiveWriterRewritesKeysLostWithItsLeaseOnEtcd: the writer's lease
+// expires under it (revoked on the server); the keys and the marker come
+// back on a new lease, and the Synced callback does not run again.
+func TestLiveWriterRewritesKeysLostWithItsLeaseOnEtcd(t *testing.T) {
+	srv := hivetest.SharedServer(t)
+	prefix := hivetest.UniquePrefix(t) + "lease"
+	cluster := uniqueCluster(t, "c")
+	log, _ := quietLogger()
+	ctx := testCtx(t)
+	c := etcdClient(t)
+	ss := store.NewFactory(store.WithLogger(log)).NewSyncStore(cluster, c, prefix)
+	run(t, ss.Run)
+	for i := range 10 {
+		require.NoError(t, ss.UpsertKey(ctx, store.NewKVPair(fmt.Sprintf("k%d", i), "v")))
+	}
+	var synced counter
+	require.NoError(t, ss.Synced(ctx, synced.inc))
+	require.Eventually(t, func() bool { return synced.n.Load() == 1 }, waitFor, tick)
+	marker := "cilium/synced/" + cluster + "/" + prefix
+	kvs, err := c.ListPrefix(ctx, marker)
+	require.NoError(t, err)
+	lease := kvs[marker].LeaseID
+	require.NotZero(t, lease)
+
+	revokeLease(t, srv, lease)
+	require.Eventually(t, func() bool {
+		kvs, err := c.ListPrefix(ctx, prefix+"/")
+		if err != nil || len(kvs) != 10 {
+			return false
+		}
+		for _, v := range kvs {
+			if v.LeaseID == lease {
+				return false
+			}
+		}
+		m, err := c.ListPrefix(ctx, marker)
+		return err == nil && len(m) == 1 && m[marker].LeaseID != lease
+	}, waitFor, 20*time.Millisecond)
+	require.Equal(t, int64(1), synced.n.Load())
+}
