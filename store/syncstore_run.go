@@ -73,6 +73,7 @@ func (s *syncStore) worker(ctx context.Context) {
 			s.wait(ctx, next)
 			continue
 		}
+		s.fillKeys(b)
 		err := s.write(ctx, b)
 		for _, cb := range s.complete(ctx, b, err) {
 			cb(ctx)
@@ -122,11 +123,11 @@ func (s *syncStore) take(b *batch, maxOps int) time.Time {
 		size += n
 		e.state = stateInflight
 		b.keys = append(b.keys, e)
-		key := s.keyOf(e.name)
+		// The key is filled in by fillKeys, outside the lock.
 		if e.deleted {
-			b.ops = append(b.ops, kvstore.OpDelete(key))
+			b.ops = append(b.ops, kvstore.OpDelete(""))
 		} else {
-			b.ops = append(b.ops, kvstore.OpPut(key, e.value, s.lease))
+			b.ops = append(b.ops, kvstore.OpPut("", e.value, s.lease))
 		}
 	}
 	// The marker goes once every key upserted before Synced is written;
@@ -146,6 +147,14 @@ func (s *syncStore) take(b *batch, maxOps int) time.Time {
 		s.signal()
 	}
 	return next
+}
+
+// fillKeys sets the stored key of each key operation of b (names never
+// change, so this needs no lock: the upserting caller is not held up by it).
+func (s *syncStore) fillKeys(b *batch) {
+	for i, e := range b.keys {
+		b.ops[i].Key = s.keyOf(e.name)
+	}
 }
 
 // refusedBeforeSending reports a validation error of the backend: nothing
