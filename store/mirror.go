@@ -60,6 +60,19 @@ type MirrorConfig struct {
 	Factory Factory
 }
 
+// prune deletes local copies that the source no longer has but an earlier
+// mirror of the same cluster left behind. It runs once the initial copy is
+// written; the keys it finds then and does not own are stale.
+func (mr *mirrored) prune(ctx context.Context) {
+	ss, ok := mr.sync.(*syncStore)
+	if !ok {
+		return
+	}
+	if _, err := ss.pruneUnknown(ctx); err != nil && ctx.Err() == nil {
+		ss.log.WithError(err).Warn("Unable to delete stale copies; they go with their lease")
+	}
+}
+
 // Mirror copies a remote cluster's state into the local kvstore, as
 // KVStoreMesh does, so that agents can read a remote cluster from the local
 // etcd: for each resource, a WatchStore on the remote feeds a SyncStore on
@@ -70,9 +83,12 @@ type MirrorConfig struct {
 // copy of a resource is complete the marker
 // cilium/synced/<cluster>/<StateToCachePrefix(Prefix)> is written. A key
 // deleted at the source is deleted in the copy, also when the deletion
-// happened while the remote was unreachable (the watch lists again). Copies
-// are written with the local client's lease, so a mirror that goes away for
-// good takes its copies with it after the lease TTL.
+// happened while the remote was unreachable (the watch lists again) or while
+// no mirror ran (once its initial copy is written, a mirror deletes the
+// copies under its cluster's prefix that it did not write: a mirror owns
+// path.Join(StateToCachePrefix(Prefix), cluster) alone). Copies are written
+// with the local client's lease, so a mirror that goes away for good takes
+// its copies with it after the lease TTL.
 type Mirror struct {
 	cfg       MirrorConfig
 	resources []*mirrored
@@ -115,7 +131,10 @@ func NewMirror(c MirrorConfig) (*Mirror, error) {
 			WSSWithSyncedKeyOverride(cache))
 		mr.watch = c.Factory.NewWatchStore(c.Cluster, KVPairCreator, mirrorObserver{mr.sync},
 			RWSWithOnSyncCallback(func(ctx context.Context) {
-				_ = mr.sync.Synced(ctx, func(context.Context) { mr.synced.Store(true) })
+				_ = mr.sync.Synced(ctx, func(ctx context.Context) {
+					mr.prune(ctx)
+					mr.synced.Store(true)
+				})
 			}))
 		m.resources = append(m.resources, mr)
 	}

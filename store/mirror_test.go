@@ -163,3 +163,44 @@ func TestMirrorBadConfiguration(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 }
+
+// TestMirrorDeletesStaleCopiesOnEtcd: a key deleted at the source while no
+// mirror ran is deleted from the copy by the next mirror, once its initial
+// copy is written; the old mirror's copies are on a lease that outlives it.
+func TestMirrorDeletesStaleCopiesOnEtcd(t *testing.T) {
+	tok := strings.ReplaceAll(strings.TrimSuffix(hivetest.UniquePrefix(t), "/"), "/", "-")
+	nodes := kvstore.StatePrefix + "/" + tok + "-nodes/v1"
+	cluster := uniqueCluster(t, "r")
+	log, _ := quietLogger()
+	f := store.NewFactory(store.WithLogger(log))
+	ctx := testCtx(t)
+	remote := etcdClient(t)
+	writer := f.NewSyncStore(cluster, remote, path.Join(nodes, cluster), store.WSSWithSyncedKeyOverride(nodes))
+	run(t, writer.Run)
+	for _, n := range []string{"a", "b", "c"} {
+		require.NoError(t, writer.UpsertKey(ctx, store.NewKVPair(n, n)))
+	}
+	require.NoError(t, writer.Synced(ctx))
+	cache := path.Join(kvstore.StateToCachePrefix(nodes), cluster) + "/"
+
+	mirror := func() (*store.Mirror, func()) {
+		m, err := store.NewMirror(store.MirrorConfig{
+			Cluster: cluster, Remote: remote, Local: etcdClient(t),
+			Resources: []store.MirrorResource{{Prefix: nodes}}, SyncedCanaries: true, Factory: f,
+		})
+		require.NoError(t, err)
+		return m, run(t, func(ctx context.Context) { require.NoError(t, m.Run(ctx)) })
+	}
+	m1, stop1 := mirror()
+	require.Eventually(t, m1.Synced, waitFor, tick)
+	require.Equal(t, map[string]string{cache + "a": "a", cache + "b": "b", cache + "c": "c"}, list(t, remote, cache))
+	stop1()
+
+	require.NoError(t, writer.DeleteKey(ctx, store.NewKVPair("b", "")))
+	require.Eventually(t, func() bool { return len(list(t, remote, path.Join(nodes, cluster)+"/")) == 2 }, waitFor, tick)
+	require.Len(t, list(t, remote, cache), 3, "the stale copy is still there")
+
+	m2, _ := mirror()
+	require.Eventually(t, m2.Synced, waitFor, tick)
+	require.Equal(t, map[string]string{cache + "a": "a", cache + "c": "c"}, list(t, remote, cache))
+}

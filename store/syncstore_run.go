@@ -308,6 +308,38 @@ func (s *syncStore) onMarkerLeaseExpired(key string) {
 	}
 }
 
+// pruneUnknown deletes the keys under the store's prefix that it does not
+// own: what an earlier writer of the prefix left behind. Only for a store
+// that owns its prefix alone (a Mirror's copy of one remote cluster). It
+// needs a backend with ListPrefix, and returns the number of keys deleted.
+func (s *syncStore) pruneUnknown(ctx context.Context) (int, error) {
+	if s.lister == nil || s.initErr != nil {
+		return 0, nil
+	}
+	kvs, err := s.lister.ListPrefix(ctx, s.keyPrefix)
+	if err != nil {
+		return 0, err
+	}
+	var unknown []string
+	s.mu.Lock()
+	for key := range kvs {
+		name := key[len(s.keyPrefix):]
+		if e := s.entries[name]; e == nil || s.keyOf(name) != key {
+			unknown = append(unknown, key)
+		}
+	}
+	s.mu.Unlock()
+	for _, key := range unknown {
+		if err := s.backend.Delete(ctx, key); err != nil {
+			return 0, err
+		}
+	}
+	if len(unknown) > 0 {
+		s.log.WithField("keys", len(unknown)).Info("Deleted keys left behind by an earlier writer of the prefix")
+	}
+	return len(unknown), nil
+}
+
 // resyncLoop re-writes, every resync interval, the keys that someone else
 // deleted or changed.
 func (s *syncStore) resyncLoop(ctx context.Context) {
