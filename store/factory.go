@@ -82,9 +82,21 @@ type WatchStoreManager interface {
 }
 
 // Factory creates stores that share a logger and metrics.
+//
+// The constructors cannot return an error (the reference's signatures): a
+// store created with bad input (empty prefix, nil backend, nil key creator
+// or observer) logs the error at once, returns it (ErrEmptyPrefix,
+// ErrNoBackend, ...) from every method that returns errors, and its Run or
+// Watch logs it and returns at once.
 type Factory interface {
+	// NewSyncStore returns a writer of the keys under prefix, whose synced
+	// marker is cilium/synced/<clusterName>/<prefix>.
 	NewSyncStore(clusterName string, backend SyncStoreBackend, prefix string, opts ...WSSOpt) SyncStore
+	// NewWatchStore returns a reader that decodes keys with keyCreator
+	// and reports them to observer; Watch names the backend and prefix.
 	NewWatchStore(clusterName string, keyCreator KeyCreator, observer Observer, opts ...RWSOpt) WatchStore
+	// NewWatchStoreManager returns a manager that watches the markers
+	// under cilium/synced/<clusterName>/ on backend.
 	NewWatchStoreManager(backend WatchStoreBackend, clusterName string) WatchStoreManager
 }
 
