@@ -13,7 +13,20 @@ type Error struct {
 	Err     error
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("kvstore: %s %q: %v", e.Op, e.Key, e.Err) }
+func (e *Error) Error() string { return fmt.Sprintf("kvstore: %s %s: %v", e.Op, QuoteKey(e.Key), e.Err) }
+
+// MaxQuotedKey is how much of a key an error message quotes: keys may be
+// megabytes long, and one error line must stay readable.
+const MaxQuotedKey = 100
+
+// QuoteKey quotes key for an error message, cut to its first MaxQuotedKey
+// bytes with the full length said.
+func QuoteKey(key string) string {
+	if len(key) <= MaxQuotedKey {
+		return fmt.Sprintf("%q", key)
+	}
+	return fmt.Sprintf("%q... (%d bytes)", key[:MaxQuotedKey], len(key))
+}
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }

@@ -15,11 +15,25 @@ const DefaultMaxRequestBytes = 1536 * 1024
 // (lease, flags, protobuf framing), with a margin.
 const RequestOverhead = 512
 
-// Key rejects an empty key: on etcd it would address the whole key space.
-// The error is kvstore.ErrEmptyKey itself; callers add the operation.
+// Key rejects an empty key (on etcd it would address the whole key space)
+// with kvstore.ErrEmptyKey itself, and a key too large for any request (see
+// Prefix). Callers add the operation.
 func Key(key string) error {
 	if key == "" {
 		return kvstore.ErrEmptyKey
+	}
+	return Prefix(key)
+}
+
+// Prefix rejects a key or prefix that alone makes a request larger than the
+// server's default request limit, before it is sent: the server would refuse
+// it with a raw gRPC error that says nothing of the key. The error wraps
+// kvstore.ErrValueTooLarge. The empty prefix is valid: it means every key.
+func Prefix(prefix string) error {
+	if n := len(prefix) + RequestOverhead; n > DefaultMaxRequestBytes {
+		return fmt.Errorf("%w: a key of %d bytes exceeds the server's request limit of %d bytes "+
+			"(etcd --max-request-bytes, 1.5 MiB by default): use shorter keys",
+			kvstore.ErrValueTooLarge, len(prefix), DefaultMaxRequestBytes-RequestOverhead)
 	}
 	return nil
 }
