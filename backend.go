@@ -101,8 +101,10 @@ type BackendOperations interface {
 	ListPrefixIfLocked(ctx context.Context, prefix string, lock KVLocker) (KeyValuePairs, error)
 
 	// Close stops the client's background work and releases its
-	// connection. Leases are not revoked: leased keys stay until their TTL
-	// runs out, so a restarting process does not make its keys flap.
+	// connection. Data leases are not revoked: leased keys stay until their
+	// TTL runs out, so a restarting process does not make its keys flap.
+	// Lock leases are revoked (best effort, within a second): a closed
+	// client holds no lock, and its waiters need not wait out the lock TTL.
 	// Operations after Close fail with ErrClientClosed. Close is idempotent.
 	Close()
 

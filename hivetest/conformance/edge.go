@@ -26,6 +26,7 @@ func edgeCases() []Case {
 		{"RefusedFencedWriteUnbooked", testRefusedFencedWriteUnbooked},
 		{"NestedLockPaths", testNestedLockPaths},
 		{"EmptyValueExists", testEmptyValueExists},
+		{"CloseReleasesLocks", testCloseReleasesLocks},
 	}
 }
 
@@ -253,4 +254,24 @@ func testEmptyValueExists(t *testing.T, b Backend) {
 	got, err = c.GetIfLocked(ctx, p+"missing", lock)
 	require.NoError(t, err)
 	require.Nil(t, got)
+}
+
+// testCloseReleasesLocks: Close revokes the lock lease, so a lock the client
+// held is free at once for others instead of after the lock lease TTL.
+func testCloseReleasesLocks(t *testing.T, b Backend) {
+	p := hivetest.UniquePrefix(t)
+	holder := b.New(t, nil, nil)
+	other := newCaseClient(t, b, p)
+	ctx := caseCtx(t)
+	_, err := holder.LockPath(ctx, p+"lock")
+	require.NoError(t, err)
+	require.NoError(t, holder.Update(ctx, p+"data", []byte("v"), true))
+	holder.Close()
+	require.Empty(t, lockKeysUnder(t, other, p+"lock"), "the lock key went with the revoked lock lease")
+	requireKeys(t, other, p, "data")
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	l, err := other.LockPath(lctx, p+"lock")
+	require.NoError(t, err, "the lock is free at once")
+	require.NoError(t, l.Unlock(ctx))
 }
