@@ -300,6 +300,9 @@ func (c *etcdClient) Close() {
 		c.closeLock()
 		c.wg.Wait()
 		c.closeStatus()
+		if c.lockLeases != nil {
+			c.lockLeases.RevokeAll()
+		}
 		if cli := c.cli.Load(); cli != nil {
 			if err := cli.Close(); err != nil && !errors.Is(err, context.Canceled) {
 				c.log.WithError(err).Warning("Failed to close etcd client")

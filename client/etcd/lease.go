@@ -234,3 +234,31 @@ func (m *leaseManager) Wait() {
 	m.mu.Unlock()
 	m.wg.Wait()
 }
+
+// revokeTimeout bounds the revocation of the lock leases at Close, so that a
+// Close against an unreachable server is not held up for long; the leases
+// then end with their TTL.
+const revokeTimeout = time.Second
+
+// RevokeAll revokes every lease of the manager on the server, best effort
+// and within revokeTimeout, with a ctx of its own: it runs in Close, after
+// the client ctx has ended. Only the lock manager uses it: a closed client
+// holds no lock, and waiters on its locks (and the quorum check's lock keys)
+// should not wait out the lock lease TTL. Data leases are never revoked, so
+// that a restarting process does not make its keys flap.
+func (m *leaseManager) RevokeAll() {
+	m.mu.Lock()
+	var ids []clientv3.LeaseID
+	m.book.Each(func(id clientv3.LeaseID, _ *concurrency.Session) { ids = append(ids, id) })
+	m.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), revokeTimeout)
+	defer cancel()
+	for _, id := range ids {
+		if _, err := m.client.Revoke(ctx, id); err != nil {
+			m.log.WithError(err).WithField("lease", leaseHex(id)).Debug("Unable to revoke the lock lease at close; it ends with its TTL")
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hivekv/kvstore"
 	"github.com/hivekv/kvstore/client/internal/pathlock"
+	"github.com/hivekv/kvstore/client/internal/validate"
 )
 
 // lockTimeout caps a whole LockPath (local wait, session, queueing). A
@@ -90,8 +91,8 @@ var errLockKeyLost = fmt.Errorf("%w: the lock key vanished while waiting for the
 
 // LockPath implements kvstore.BackendOperations.
 func (c *etcdClient) LockPath(ctx context.Context, path string) (kvstore.KVLocker, error) {
-	if path == "" {
-		return nil, wrapOp("lock", path, kvstore.ErrEmptyKey)
+	if err := validate.LockPath(path); err != nil {
+		return nil, wrapOp("lock", path, err)
 	}
 	if c.ctx.Err() != nil {
 		return nil, wrapOp("lock", path, kvstore.ErrClientClosed)
@@ -179,7 +180,7 @@ func (c *etcdClient) enqueue(ctx context.Context, l *etcdLocker) (rev int64, fir
 			return cli.Txn(ctx).
 				If(clientv3.Compare(clientv3.CreateRevision(l.key), "=", 0)).
 				Then(clientv3.OpPut(l.key, "", clientv3.WithLease(l.session.Lease())),
-					clientv3.OpGet(l.prefix, clientv3.WithFirstCreate()...)).
+					clientv3.OpGet(l.prefix, queueRead(clientv3.SortAscend)...)).
 				Else(clientv3.OpGet(l.key)).
 				Commit()
 		})
@@ -188,8 +189,8 @@ func (c *etcdClient) enqueue(ctx context.Context, l *etcdLocker) (rev int64, fir
 		}
 		if resp.Succeeded {
 			rev = resp.Header.Revision
-			oldest := resp.Responses[1].GetResponseRange().Kvs
-			return rev, len(oldest) == 0 || oldest[0].CreateRevision == rev, nil
+			oldest := firstInQueue(l.prefix, resp.Responses[1].GetResponseRange().Kvs)
+			return rev, oldest == nil || oldest.CreateRevision == rev, nil
 		}
 		// The key exists although this client holds the local lock: it
 		// is left by an earlier acquisition of the path on this lease,
@@ -229,7 +230,7 @@ func (c *etcdClient) waitTurn(ctx context.Context, l *etcdLocker) error {
 		resp, err := do(ctx, c, request{}, func(raw *clientv3.Client) (*clientv3.TxnResponse, error) {
 			cli = raw
 			return raw.Txn(ctx).Then(
-				clientv3.OpGet(l.prefix, append(clientv3.WithLastCreate(), clientv3.WithMaxCreateRev(l.rev-1))...),
+				clientv3.OpGet(l.prefix, append(queueRead(clientv3.SortDescend), clientv3.WithMaxCreateRev(l.rev-1))...),
 				clientv3.OpGet(l.key)).
 				Commit()
 		})
@@ -239,11 +240,11 @@ func (c *etcdClient) waitTurn(ctx context.Context, l *etcdLocker) error {
 		if own := resp.Responses[1].GetResponseRange().Kvs; len(own) == 0 || own[0].CreateRevision != l.rev {
 			return errLockKeyLost
 		}
-		before := resp.Responses[0].GetResponseRange().Kvs
-		if len(before) == 0 {
+		before := firstInQueue(l.prefix, resp.Responses[0].GetResponseRange().Kvs)
+		if before == nil {
 			return nil
 		}
-		if err := waitDeleted(wctx, cli, string(before[0].Key), resp.Header.Revision+1); err != nil {
+		if err := waitDeleted(wctx, cli, string(before.Key), resp.Header.Revision+1); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -253,6 +254,27 @@ func (c *etcdClient) waitTurn(ctx context.Context, l *etcdLocker) error {
 			return err
 		}
 	}
+}
+
+// queueRead reads the keys under a lock's queue prefix, keys only, in create
+// order. The range also holds the keys of locks on longer paths (x/y queues
+// under x/ too), which the caller skips with firstInQueue: a lock waits only
+// for holders and waiters of exactly its own path, or a client holding x/y
+// would wait for itself when it locks x.
+func queueRead(order clientv3.SortOrder) []clientv3.OpOption {
+	return []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithKeysOnly(),
+		clientv3.WithSort(clientv3.SortByCreateRevision, order)}
+}
+
+// firstInQueue returns the first of kvs that is an owner key of the queue
+// prefix itself, nil if none is.
+func firstInQueue(prefix string, kvs []*mvccpb.KeyValue) *mvccpb.KeyValue {
+	for _, kv := range kvs {
+		if pathlock.InQueue(prefix, string(kv.Key)) {
+			return kv
+		}
+	}
+	return nil
 }
 
 // waitDeleted returns once key is deleted at or after revision from.

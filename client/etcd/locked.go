@@ -7,6 +7,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/client/internal/validate"
 )
 
 // The *IfLocked operations are each one transaction whose guard is the lock's
@@ -64,7 +65,7 @@ func (c *etcdClient) GetIfLocked(ctx context.Context, key string, lock kvstore.K
 	if len(kvs) == 0 {
 		return nil, nil
 	}
-	return kvs[0].Value, nil
+	return readValue(kvs[0].Value), nil
 }
 
 // DeleteIfLocked implements kvstore.BackendOperations.
@@ -94,21 +95,18 @@ func (c *etcdClient) UpdateIfLocked(ctx context.Context, key string, value []byt
 	if err != nil {
 		return wrapOp(op, key, err)
 	}
-	err = retryLostLease(func() (bool, error) {
-		id, _, err := c.leaseFor(ctx, key, lease)
-		if err != nil {
-			return false, err
-		}
-		_, err = c.lockedTxn(ctx, request{kind: kindSet, action: "UpdateIfLocked", key: key, fields: writeFields(value, lease)}, fence,
+	_, err = c.writeWithLease(ctx, key, lease, func(id clientv3.LeaseID) (bool, error) {
+		_, err := c.lockedTxn(ctx, request{kind: kindSet, action: "UpdateIfLocked", key: key, fields: writeFields(value, lease)}, fence,
 			clientv3.OpPut(key, string(value), putOptions(id)...))
-		return c.leases.CancelIfExpired(err, id), err
+		return true, err
 	})
 	return wrapOp(op, key, err)
 }
 
 // UpdateIfDifferentIfLocked implements kvstore.BackendOperations. The value
 // comparison is a transaction nested in the fenced one, so the whole
-// operation stays one round trip.
+// operation stays one round trip (two for a value too large to be sent
+// twice).
 func (c *etcdClient) UpdateIfDifferentIfLocked(ctx context.Context, key string, value []byte, lease bool, lock kvstore.KVLocker) (bool, error) {
 	const op = "update-if-different-if-locked"
 	if err := checkWrite(key, value, c.maxRequestBytes); err != nil {
@@ -118,24 +116,9 @@ func (c *etcdClient) UpdateIfDifferentIfLocked(ctx context.Context, key string, 
 	if err != nil {
 		return false, wrapOp(op, key, err)
 	}
-	var written bool
-	err = retryLostLease(func() (bool, error) {
-		id, _, err := c.leaseFor(ctx, key, lease)
-		if err != nil {
-			return false, err
-		}
-		same := []clientv3.Cmp{
-			clientv3.Compare(clientv3.Value(key), "=", string(value)),
-			clientv3.Compare(clientv3.LeaseValue(key), "=", int64(id)),
-		}
-		put := clientv3.OpPut(key, string(value), putOptions(id)...)
-		resp, err := c.lockedTxn(ctx, request{kind: kindSet, action: "UpdateIfDifferentIfLocked", key: key, fields: writeFields(value, lease)}, fence,
-			clientv3.OpTxn(same, nil, []clientv3.Op{put}))
-		if err != nil {
-			return c.leases.CancelIfExpired(err, id), err
-		}
-		written = !resp.Responses[0].GetResponseTxn().Succeeded
-		return false, nil
+	r := request{kind: kindSet, action: "UpdateIfDifferentIfLocked", key: key, fields: writeFields(value, lease)}
+	written, err := c.writeWithLease(ctx, key, lease, func(id clientv3.LeaseID) (bool, error) {
+		return c.putIfDifferent(ctx, r, key, value, id, &fence)
 	})
 	return written, wrapOp(op, key, err)
 }
@@ -154,15 +137,8 @@ func (c *etcdClient) CreateOnlyIfLocked(ctx context.Context, key string, value [
 	if err != nil {
 		return false, wrapOp(op, key, err)
 	}
-	var created, fresh bool
-	err = retryLostLease(func() (bool, error) {
-		var id clientv3.LeaseID
-		var err error
-		id, fresh, err = c.leaseFor(ctx, key, lease)
-		if err != nil {
-			return false, err
-		}
-		created, err = do(ctx, c, request{kind: kindSet, action: "CreateOnlyLocked", key: key, fields: writeFields(value, lease)},
+	created, err := c.writeWithLease(ctx, key, lease, func(id clientv3.LeaseID) (bool, error) {
+		return do(ctx, c, request{kind: kindSet, action: "CreateOnlyLocked", key: key, fields: writeFields(value, lease)},
 			func(cli *clientv3.Client) (bool, error) {
 				resp, err := cli.Txn(ctx).
 					If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0), fence).
@@ -179,19 +155,16 @@ func (c *etcdClient) CreateOnlyIfLocked(ctx context.Context, key string, value [
 				}
 				return false, nil
 			})
-		return err != nil && c.leases.CancelIfExpired(err, id), err
 	})
-	if !created && fresh {
-		// Not written: the key stays off the lease it was just put on; a
-		// key attached by an earlier write stays attached.
-		c.leases.Release(key)
-	}
 	return created, wrapOp(op, key, err)
 }
 
 // ListPrefixIfLocked implements kvstore.BackendOperations.
 func (c *etcdClient) ListPrefixIfLocked(ctx context.Context, prefix string, lock kvstore.KVLocker) (kvstore.KeyValuePairs, error) {
 	const op = "list-if-locked"
+	if err := validate.Prefix(prefix); err != nil {
+		return nil, wrapOp(op, prefix, err)
+	}
 	fence, err := lockFence(lock)
 	if err != nil {
 		return nil, wrapOp(op, prefix, err)

@@ -6,6 +6,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/client/internal/validate"
 )
 
 // Get implements kvstore.BackendOperations.
@@ -21,7 +22,7 @@ func (c *etcdClient) Get(ctx context.Context, key string) ([]byte, error) {
 	if len(resp.Kvs) == 0 {
 		return nil, nil
 	}
-	return resp.Kvs[0].Value, nil
+	return readValue(resp.Kvs[0].Value), nil
 }
 
 // leaseFor returns the data lease key is written with, or NoLease; fresh
@@ -44,72 +45,33 @@ func putOptions(id clientv3.LeaseID) []clientv3.OpOption {
 	return []clientv3.OpOption{clientv3.WithLease(id)}
 }
 
-// Update implements kvstore.BackendOperations. A write refused because the
-// lease vanished on the server is retried once on a fresh lease: the server
-// applied nothing, so the retry cannot write twice.
+// Update implements kvstore.BackendOperations.
 func (c *etcdClient) Update(ctx context.Context, key string, value []byte, lease bool) error {
 	if err := checkWrite(key, value, c.maxRequestBytes); err != nil {
 		return wrapOp("update", key, err)
 	}
-	err := retryLostLease(func() (bool, error) { return c.update(ctx, key, value, lease) })
+	_, err := c.writeWithLease(ctx, key, lease, func(id clientv3.LeaseID) (bool, error) {
+		_, err := do(ctx, c, request{kind: kindSet, action: "Update", key: key, fields: writeFields(value, lease)},
+			func(cli *clientv3.Client) (*clientv3.PutResponse, error) {
+				return cli.Put(ctx, key, string(value), putOptions(id)...)
+			})
+		return true, err
+	})
 	return wrapOp("update", key, err)
 }
 
-func (c *etcdClient) update(ctx context.Context, key string, value []byte, lease bool) (retry bool, err error) {
-	id, _, err := c.leaseFor(ctx, key, lease)
-	if err != nil {
-		return false, err
-	}
-	_, err = do(ctx, c, request{kind: kindSet, action: "Update", key: key, fields: writeFields(value, lease)},
-		func(cli *clientv3.Client) (*clientv3.PutResponse, error) {
-			return cli.Put(ctx, key, string(value), putOptions(id)...)
-		})
-	return c.leases.CancelIfExpired(err, id), err
-}
-
-// retryLostLease runs attempt, and once more if it reports that the data
-// lease it used was gone on the server (the lease manager has dropped it, so
-// the second attempt gets a fresh one). The server applied nothing the first
-// time, so the retry cannot write twice.
-func retryLostLease(attempt func() (retry bool, err error)) error {
-	retry, err := attempt()
-	if retry {
-		_, err = attempt()
-	}
-	return err
-}
-
 // UpdateIfDifferent implements kvstore.BackendOperations. It is one
-// transaction: compare value and lease, write only when either differs.
+// transaction that compares value and lease and writes only when either
+// differs (two requests for a value too large to be sent twice).
 func (c *etcdClient) UpdateIfDifferent(ctx context.Context, key string, value []byte, lease bool) (bool, error) {
 	if err := checkWrite(key, value, c.maxRequestBytes); err != nil {
 		return false, wrapOp("update-if-different", key, err)
 	}
-	var written bool
-	err := retryLostLease(func() (retry bool, err error) {
-		written, retry, err = c.updateIfDifferent(ctx, key, value, lease)
-		return retry, err
+	r := request{kind: kindSet, action: "UpdateIfDifferent", key: key, fields: writeFields(value, lease)}
+	written, err := c.writeWithLease(ctx, key, lease, func(id clientv3.LeaseID) (bool, error) {
+		return c.putIfDifferent(ctx, r, key, value, id, nil)
 	})
 	return written, wrapOp("update-if-different", key, err)
-}
-
-func (c *etcdClient) updateIfDifferent(ctx context.Context, key string, value []byte, lease bool) (written, retry bool, err error) {
-	id, _, err := c.leaseFor(ctx, key, lease)
-	if err != nil {
-		return false, false, err
-	}
-	resp, err := do(ctx, c, request{kind: kindSet, action: "UpdateIfDifferent", key: key, fields: writeFields(value, lease)},
-		func(cli *clientv3.Client) (*clientv3.TxnResponse, error) {
-			return cli.Txn(ctx).
-				If(clientv3.Compare(clientv3.Value(key), "=", string(value)),
-					clientv3.Compare(clientv3.LeaseValue(key), "=", int64(id))).
-				Else(clientv3.OpPut(key, string(value), putOptions(id)...)).
-				Commit()
-		})
-	if err != nil {
-		return false, c.leases.CancelIfExpired(err, id), err
-	}
-	return !resp.Succeeded, false, nil
 }
 
 // CreateOnly implements kvstore.BackendOperations.
@@ -117,34 +79,17 @@ func (c *etcdClient) CreateOnly(ctx context.Context, key string, value []byte, l
 	if err := checkWrite(key, value, c.maxRequestBytes); err != nil {
 		return false, wrapOp("create", key, err)
 	}
-	var created bool
-	err := retryLostLease(func() (retry bool, err error) {
-		created, retry, err = c.createOnly(ctx, key, value, lease)
-		return retry, err
+	created, err := c.writeWithLease(ctx, key, lease, func(id clientv3.LeaseID) (bool, error) {
+		resp, err := do(ctx, c, request{kind: kindSet, action: "CreateOnly", key: key, fields: writeFields(value, lease)},
+			func(cli *clientv3.Client) (*clientv3.TxnResponse, error) {
+				return cli.Txn(ctx).
+					If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+					Then(clientv3.OpPut(key, string(value), putOptions(id)...)).
+					Commit()
+			})
+		return err == nil && resp.Succeeded, err
 	})
 	return created, wrapOp("create", key, err)
-}
-
-func (c *etcdClient) createOnly(ctx context.Context, key string, value []byte, lease bool) (created, retry bool, err error) {
-	id, fresh, err := c.leaseFor(ctx, key, lease)
-	if err != nil {
-		return false, false, err
-	}
-	resp, err := do(ctx, c, request{kind: kindSet, action: "CreateOnly", key: key, fields: writeFields(value, lease)},
-		func(cli *clientv3.Client) (*clientv3.TxnResponse, error) {
-			return cli.Txn(ctx).
-				If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-				Then(clientv3.OpPut(key, string(value), putOptions(id)...)).
-				Commit()
-		})
-	if err != nil {
-		return false, c.leases.CancelIfExpired(err, id), err
-	}
-	if !resp.Succeeded && fresh {
-		// Not written: the key stays off the lease it was just put on.
-		c.leases.Release(key)
-	}
-	return resp.Succeeded, false, nil
 }
 
 // Delete implements kvstore.BackendOperations.
@@ -163,6 +108,9 @@ func (c *etcdClient) Delete(ctx context.Context, key string) error {
 
 // DeletePrefix implements kvstore.BackendOperations.
 func (c *etcdClient) DeletePrefix(ctx context.Context, path string) error {
+	if err := validate.Prefix(path); err != nil {
+		return wrapOp("delete-prefix", path, err)
+	}
 	_, err := do(ctx, c, request{kind: kindDelete, action: "DeletePrefix", key: path, keyField: "prefix"},
 		func(cli *clientv3.Client) (*clientv3.DeleteResponse, error) {
 			return cli.Delete(ctx, path, clientv3.WithPrefix())
@@ -176,6 +124,9 @@ func (c *etcdClient) DeletePrefix(ctx context.Context, path string) error {
 
 // ListPrefix implements kvstore.BackendOperations.
 func (c *etcdClient) ListPrefix(ctx context.Context, prefix string) (kvstore.KeyValuePairs, error) {
+	if err := validate.Prefix(prefix); err != nil {
+		return nil, wrapOp("list", prefix, err)
+	}
 	resp, err := do(ctx, c, request{kind: kindRead, action: "ListPrefix", key: prefix, keyField: "prefix"},
 		func(cli *clientv3.Client) (*clientv3.GetResponse, error) {
 			return cli.Get(ctx, prefix, clientv3.WithPrefix())

@@ -92,12 +92,11 @@ func (c *etcdClient) commitTxn(ctx context.Context, txn kvstore.Txn, plan *txnle
 	cmps := etcdCmps(txn.If)
 	then := etcdOps(txn.Then, plan.Then)
 	els := etcdOps(txn.Else, plan.Else)
-	key := txnLabelKey(txn)
 	var fields logrus.Fields
 	if tracing.Load() {
 		fields = logrus.Fields{"compares": len(txn.If), "then": len(txn.Then), "else": len(txn.Else)}
 	}
-	raw, err := do(ctx, c, request{kind: kindSet, action: "Txn", key: key, fields: fields},
+	raw, err := do(ctx, c, request{kind: kindSet, action: "Txn", key: txnLabelKey(txn), fields: fields},
 		func(cli *clientv3.Client) (*clientv3.TxnResponse, error) {
 			if fence != nil {
 				return cli.Txn(ctx).If(*fence).Then(clientv3.OpTxn(cmps, then, els)).Commit()

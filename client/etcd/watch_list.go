@@ -71,7 +71,13 @@ func (r *watchRun) listOnce() (int64, error) {
 	if limit := r.c.opts.listLimit; limit > 0 {
 		opts = append(opts, clientv3.WithLimit(int64(limit)))
 	}
-	resp, err := r.getPage(r.prefix, pageOptions{opts: opts})
+	start := r.prefix
+	if start == "" {
+		// The empty prefix is every key; etcd refuses an empty start
+		// key, and reads "\x00" up to the range end "\x00" as all keys.
+		start = allKeys
+	}
+	resp, err := r.getPage(start, pageOptions{opts: opts})
 	if err != nil {
 		return 0, err
 	}

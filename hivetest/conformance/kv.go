@@ -78,14 +78,14 @@ func testBinaryValues(t *testing.T, b Backend) {
 		require.Equal(t, v, got, "key %q", k)
 	}
 
-	// An empty value is stored, but reads back as nil: etcd does not tell
-	// an empty value from none on the wire, so only ListPrefix shows that
-	// the key exists.
+	// An empty value is stored and reads back as an empty, non-nil slice:
+	// nil means a missing key.
 	for _, empty := range [][]byte{{}, nil} {
 		require.NoError(t, c.Update(ctx, p+"empty", empty, false))
 		got, err := c.Get(ctx, p+"empty")
 		require.NoError(t, err)
-		require.Nil(t, got)
+		require.NotNil(t, got)
+		require.Empty(t, got)
 		pairs, err := c.ListPrefix(ctx, p+"empty")
 		require.NoError(t, err)
 		require.Contains(t, pairs, p+"empty")

@@ -39,7 +39,7 @@ type Case struct {
 }
 
 // Run runs every conformance case against b, one subtest per
-// group (kv, lease, lock, watch, txn) and case. A backend that passes behaves
+// group (kv, lease, lock, watch, txn, edge) and case. A backend that passes behaves
 // like the etcd backend as far as code written against
 // kvstore.BackendOperations can tell.
 func Run(t *testing.T, b Backend) {
@@ -52,6 +52,7 @@ func Run(t *testing.T, b Backend) {
 		{"lock", lockCases()},
 		{"watch", watchCases()},
 		{"txn", txnCases()},
+		{"edge", edgeCases()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
