@@ -233,3 +233,30 @@ func TestLiveWriterRewritesKeysLostWithItsLeaseOnEtcd(t *testing.T) {
 	}, waitFor, 20*time.Millisecond)
 	require.Equal(t, int64(1), synced.n.Load())
 }
+
+// TestWriterSurvivesAnEtcdOutage: writes made while the server is down wait
+// (or fail and are retried with backoff); once it is back every key is
+// written and the marker follows.
+func TestWriterSurvivesAnEtcdOutage(t *testing.T) {
+	srv := hivetest.StartServer(t)
+	prefix := "outage/nodes"
+	log, _ := quietLogger()
+	ctx := testCtx(t)
+	c := newEtcdClient(t, srv, nil)
+	ss := store.NewFactory(store.WithLogger(log)).NewSyncStore("c1", c, prefix)
+	run(t, ss.Run)
+	require.NoError(t, ss.UpsertKey(ctx, store.NewKVPair("before", "1")))
+	require.Eventually(t, func() bool { return len(list(t, c, prefix+"/")) == 1 }, waitFor, tick)
+
+	require.NoError(t, srv.Stop())
+	for i := range 200 {
+		require.NoError(t, ss.UpsertKey(ctx, store.NewKVPair(fmt.Sprintf("k%03d", i), "2")))
+	}
+	var synced counter
+	require.NoError(t, ss.Synced(ctx, synced.inc))
+	require.Never(t, func() bool { return synced.n.Load() != 0 }, 200*time.Millisecond, tick, "marker written while etcd is down")
+
+	require.NoError(t, srv.Restart(ctx))
+	require.Eventually(t, func() bool { return synced.n.Load() == 1 }, waitFor, 20*time.Millisecond)
+	require.Len(t, list(t, c, prefix+"/"), 201)
+}
