@@ -30,7 +30,8 @@ type txnCounter struct {
 }
 
 func (c *txnCounter) Txn(ctx context.Context, txn kvstore.Txn) (*kvstore.TxnResponse, error) {
-	resp, err := c.BackendOperations.(kvstore.Transactional).Txn(ctx, txn)
+	// Recorded before sending: once the keys are in the store, every
+	// transaction that wrote them is counted.
 	n := 0
 	for _, op := range txn.Then {
 		n += len(op.Key) + len(op.Value)
@@ -39,6 +40,7 @@ func (c *txnCounter) Txn(ctx context.Context, txn kvstore.Txn) (*kvstore.TxnResp
 	c.ops = append(c.ops, len(txn.Then))
 	c.bytes = append(c.bytes, n)
 	c.mu.Unlock()
+	resp, err := c.BackendOperations.(kvstore.Transactional).Txn(ctx, txn)
 	if err == nil && c.failAfter.Add(-1) >= 0 {
 		return nil, errors.New("injected failure after the transaction was applied")
 	}
@@ -102,7 +104,9 @@ func TestBatchesOnEtcd(t *testing.T) {
 	want := (n + kvstore.MaxTxnOps - 1) / kvstore.MaxTxnOps
 	ops, _ := counted.sizes()
 	require.Len(t, ops, want, "transactions sent: %v", ops)
-	require.Equal(t, want, txnRequests(t, reg)-before)
+	// The client books a request once its response is in, which may be
+	// a moment after the keys are visible.
+	require.Eventually(t, func() bool { return txnRequests(t, reg)-before == want }, waitFor, tick)
 	kvs, err := c.ListPrefix(ctx, prefix+"/")
 	require.NoError(t, err)
 	revs := map[uint64]bool{}

@@ -84,7 +84,7 @@ func TestSyncStoreCoalescesAndSkipsIdenticalValues(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrMarshal)
 	run(t, ss.Run)
 
-	require.Eventually(t, func() bool { return len(list(t, c, "p/x/")) == 2 }, waitFor, tick)
+	require.Eventually(t, func() bool { return len(rec.all()) == 2 }, waitFor, tick)
 	require.Equal(t, map[string]string{"p/x/a": "2", "p/x/b": "1"}, list(t, c, "p/x/"))
 	require.ElementsMatch(t, []string{"update p/x/a=2 lease=true", "update p/x/b=1 lease=true"}, rec.all())
 
