@@ -142,7 +142,9 @@ func TestReaderRestartedMidStreamOnEtcd(t *testing.T) {
 	f := store.NewFactory(store.WithLogger(log))
 	ctx := testCtx(t)
 	writer := etcdClient(t)
-	ss := f.NewSyncStore(cluster, writer, prefix)
+	// One write per key (the recorder hides Transactional), so that the
+	// reader is stopped while the keys are still streaming in.
+	ss := f.NewSyncStore(cluster, &recorder{BackendOperations: writer}, prefix)
 	run(t, ss.Run)
 	reader := etcdClient(t)
 	v := newView()
