@@ -38,7 +38,7 @@ func TestAllocateNewAndReuse(t *testing.T) {
 		require.True(t, first)
 
 		require.Equal(t, map[string]string{
-			base + "/id/" + id.String():                    key,
+			base + "/id/" + id.String():       key,
 			base + "/value/" + key + "/node1": id.String(),
 			base + "/value/" + key + "/node2": id.String(),
 		}, listStrings(t, c1, base+"/"))
