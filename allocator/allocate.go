@@ -123,7 +123,7 @@ func (a *Allocator) allocate(ctx context.Context, key string) (ID, bool, error) 
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
-			return NoID, false, fmt.Errorf("allocate %q: %w (last error: %v)", key, ctx.Err(), lastErr)
+			return NoID, false, fmt.Errorf("allocate %q: %w (last error: %w)", key, ctx.Err(), lastErr)
 		case <-a.ctx.Done():
 			return NoID, false, ErrClosed
 		}

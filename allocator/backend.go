@@ -289,3 +289,24 @@ func (k *kvstoreBackend) GetByID(ctx context.Context, id ID) (string, error) {
 func (k *kvstoreBackend) DeleteAllKeys(ctx context.Context) error {
 	return k.b.DeletePrefix(ctx, k.keys.base)
 }
+
+// IDDeleter is implemented by the kvstore backend: doublewrite uses it to
+// undo on one backend an allocation that failed on the other.
+type IDDeleter interface {
+	// DeleteID deletes the master key of id if it still names key (on a
+	// store without transactions: unconditionally). A missing master key
+	// is not an error.
+	DeleteID(ctx context.Context, id ID, key string) error
+}
+
+func (k *kvstoreBackend) DeleteID(ctx context.Context, id ID, key string) error {
+	master := k.keys.master(id)
+	if k.tx == nil {
+		return k.b.Delete(ctx, master)
+	}
+	_, err := k.tx.Txn(ctx, kvstore.Txn{
+		If:   []kvstore.Cmp{kvstore.CmpValue(master, []byte(key))},
+		Then: []kvstore.Op{kvstore.OpDelete(master)},
+	})
+	return err
+}
