@@ -88,7 +88,9 @@ func TestGCSparesRevivedIDs(t *testing.T) {
 		stale, _, err := a.RunGC(ctx, limiter, nil)
 		require.NoError(t, err)
 		require.Len(t, stale, 1)
-		// Used again between the rounds: the ID survives the second.
+		// Used again between the rounds: the ID survives the second. (The
+		// cache must know the ID to reuse it rather than make a new one.)
+		require.Eventually(t, func() bool { return cached(a, id) == "k;" }, testTimeout, 10e6)
 		again, _, _, err := a.Allocate(ctx, "k;")
 		require.NoError(t, err)
 		require.Equal(t, id, again, "an unused master key of the key is reused")
@@ -130,4 +132,15 @@ func TestLocksGC(t *testing.T) {
 		require.Empty(t, stale)
 		require.Empty(t, listStrings(t, c, base+"/locks/"))
 	})
+}
+
+// cached returns the key the Allocator's cache has for id.
+func cached(a *allocator.Allocator, id allocator.ID) string {
+	var key string
+	a.ForeachCache(func(i allocator.ID, k string) {
+		if i == id {
+			key = k
+		}
+	})
+	return key
 }
