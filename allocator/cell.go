@@ -112,8 +112,8 @@ type cellParams struct {
 	Client    promise.Promise[kvstore.BackendOperations]
 
 	// KVStore supplies --kvstore-periodic-sync when present.
-	KVStore    config.Config          `optional:"true"`
-	Log        logrus.FieldLogger     `optional:"true"`
+	KVStore    config.Config         `optional:"true"`
+	Log        logrus.FieldLogger    `optional:"true"`
 	Registerer prometheus.Registerer `optional:"true"`
 }
 

@@ -100,7 +100,9 @@ func (sc *scriptCmds) getCmd() script.Cmd {
 		script.CmdUsage{
 			Summary: "print the ID of a key, or the key of an ID",
 			Args:    "key-or-id",
-			Flags:   func(fs *pflag.FlagSet) { fs.Bool("id", false, "the argument is an ID: print its key (empty line if free)") },
+			Flags: func(fs *pflag.FlagSet) {
+				fs.Bool("id", false, "the argument is an ID: print its key (empty line if free)")
+			},
 		},
 		func(s *script.State, args ...string) (script.WaitFunc, error) {
 			if len(args) != 1 {
