@@ -151,6 +151,7 @@ Commands:
                                  list PREFIX, then print its changes
   lock [--hold D] PATH           take the lock PATH, hold it D (0: until interrupted)
   status                         print the client's status
+  ids list|get KEY|get-id ID|gc [--dry-run]   the ID allocator's keys (--base-path B)
   dbg                            troubleshooting report on the etcd configuration
 
 Exit codes: 0 ok, 1 the command failed, 2 usage error.
