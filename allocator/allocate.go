@@ -153,19 +153,10 @@ func (a *Allocator) allocateTxn(ctx context.Context, key string) (ID, bool, erro
 			if c == nil {
 				return known, false, nil
 			}
-			switch {
-			case c.locked:
-				a.opts.metrics.conflict("locked")
-				return NoID, false, errUseLock
-			case c.slavesUnclear:
-				a.opts.metrics.conflict("unclear")
-				return NoID, false, errUseLock
-			}
-			// The master key no longer names key (GC freed the ID, maybe
-			// reused): allocate anew.
-			a.opts.metrics.conflict("id_taken")
-			known = NoID
-			continue
+			// The lock is held, or the ID was freed or given to another
+			// key meanwhile: the lock protocol reads what holds now.
+			a.opts.metrics.conflict("reference")
+			return NoID, false, errUseLock
 		}
 		id, err := a.pool.reserve(a.cache)
 		if err != nil {

@@ -19,7 +19,8 @@ type txnBackend interface {
 	tryCreate(ctx context.Context, id ID, key string) (*conflict, error)
 	// tryReference writes this node's slave key of key (value id) in one
 	// transaction, if the master key of id names key and nobody holds
-	// key's lock.
+	// key's lock. Any conflict says slavesUnclear: the lock protocol
+	// decides.
 	tryReference(ctx context.Context, id ID, key string) (*conflict, error)
 	// createApplied re-reads, after an unknown outcome of tryCreate,
 	// whether it was applied: the master key of id names key and this
@@ -102,37 +103,29 @@ func (k *kvstoreBackend) tryCreate(ctx context.Context, id ID, key string) (*con
 }
 
 func (k *kvstoreBackend) tryReference(ctx context.Context, id ID, key string) (*conflict, error) {
-	master, slaves := k.keys.master(id), k.keys.slaves(key)
+	slaves := k.keys.slaves(key)
 	own := slaves + k.node
 	resp, err := k.tx.Txn(ctx, kvstore.Txn{
 		If: []kvstore.Cmp{
-			kvstore.CmpValue(master, []byte(key)),
+			kvstore.CmpValue(k.keys.master(id), []byte(key)),
 			kvstore.CmpNoPrefix(k.keys.lockKeys(key)),
 		},
 		Then: []kvstore.Op{
 			// Read the other slave keys first: if one names another ID
-			// (a second master of the key, made while id's master had no
-			// slave key), this reference must be undone.
+			// (a second master key of the key, made while id's master had
+			// no slave key), this reference must be undone.
 			kvstore.OpList(slaves, 0),
 			kvstore.OpPut(own, []byte(id.String()), true),
 		},
-		Else: []kvstore.Op{
-			kvstore.OpGet(master),
-			kvstore.OpList(k.keys.lockKeys(key), 1),
-		},
+		// No Else: whatever failed (the lock is held, the ID was freed or
+		// given to another key), the lock protocol sorts it out, and a
+		// reference that needs no reads when it succeeds costs less.
 	})
 	if err != nil {
 		return nil, err
 	}
 	if !resp.Succeeded {
-		if len(resp.Results) != 2 {
-			return nil, fmt.Errorf("allocator: reference transaction returned %d results, want 2", len(resp.Results))
-		}
-		c := &conflict{locked: len(resp.Results[1].KVs) > 0}
-		if kvs := resp.Results[0].KVs; len(kvs) > 0 {
-			c.owner = string(kvs[0].Data)
-		}
-		return c, nil
+		return &conflict{slavesUnclear: true}, nil
 	}
 	if len(resp.Results) != 2 {
 		return nil, fmt.Errorf("allocator: reference transaction returned %d results, want 2", len(resp.Results))

@@ -12,7 +12,10 @@ type Metrics struct {
 	// by outcome: "new" (this call created the ID) or "reused".
 	Allocations *prometheus.CounterVec
 	// Conflicts counts one-round-trip transactions that did not apply,
-	// by reason: "locked", "id_taken", "has_id", "unclear".
+	// by reason: "locked" (a lock key exists), "id_taken" (the ID got a
+	// master key meanwhile), "has_id" (the key got an ID meanwhile),
+	// "unclear" (only the lock protocol can tell), "reference" (a
+	// reference to a cached ID did not apply).
 	Conflicts *prometheus.CounterVec
 	// LockFallbacks counts allocations that took the lock protocol.
 	LockFallbacks prometheus.Counter
