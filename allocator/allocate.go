@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
-
-	"github.com/hivekv/kvstore"
 )
 
 const (
@@ -276,5 +274,3 @@ func (a *Allocator) orphanID(ctx context.Context, key string) ID {
 	}
 	return id
 }
-
-var _ = kvstore.ErrLockLeaseExpired

@@ -2,7 +2,6 @@ package allocator
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -186,15 +185,16 @@ func (a *Allocator) Close() {
 	a.wg.Wait()
 }
 
-// localID returns the ID of key if this node holds it.
+// localID returns the ID of key if this node holds it. It never waits for
+// a call on the key in progress (which may wait for the store): then the
+// cache answers.
 func (a *Allocator) localID(key string) ID {
 	a.mu.Lock()
 	lk := a.local[key]
 	a.mu.Unlock()
-	if lk == nil {
+	if lk == nil || !lk.mu.TryLock() {
 		return NoID
 	}
-	lk.mu.Lock()
 	defer lk.mu.Unlock()
 	if lk.refs > 0 {
 		return lk.id
@@ -237,4 +237,3 @@ func (a *Allocator) check(key string) error {
 	return nil
 }
 
-var _ = errors.Is

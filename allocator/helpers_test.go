@@ -9,7 +9,6 @@ import (
 
 	"github.com/hivekv/kvstore"
 	"github.com/hivekv/kvstore/allocator"
-	"github.com/hivekv/kvstore/client/memory"
 	"github.com/hivekv/kvstore/hivetest"
 )
 
@@ -79,4 +78,3 @@ func listStrings(t testing.TB, c kvstore.BackendOperations, prefix string) map[s
 	return out
 }
 
-var _ = memory.NewStore

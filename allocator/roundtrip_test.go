@@ -2,6 +2,7 @@ package allocator_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -21,6 +22,7 @@ type counting struct {
 
 	mu    sync.Mutex
 	calls map[string]int
+	errs  []error // of Txn calls
 }
 
 func newCounting(c kvstore.BackendOperations, txn bool) *counting {
@@ -76,7 +78,15 @@ type transactional struct{ *counting }
 
 func (c transactional) Txn(ctx context.Context, txn kvstore.Txn) (*kvstore.TxnResponse, error) {
 	c.count("Txn")
-	return c.BackendOperations.(kvstore.Transactional).Txn(ctx, txn)
+	resp, err := c.BackendOperations.(kvstore.Transactional).Txn(ctx, txn)
+	c.mu.Lock()
+	if err != nil {
+		c.errs = append(c.errs, err)
+	} else if !resp.Succeeded {
+		c.errs = append(c.errs, fmt.Errorf("txn did not apply: %+v", txn))
+	}
+	c.mu.Unlock()
+	return resp, err
 }
 
 func wrap(c *counting) kvstore.BackendOperations {
@@ -102,21 +112,18 @@ func TestOneRoundTrip(t *testing.T) {
 		id, isNew, _, err := a1.Allocate(ctx, "key;")
 		require.NoError(t, err)
 		require.True(t, isNew)
-		require.Equal(t, map[string]int{"Txn": 1}, c1.take())
+		require.Equal(t, map[string]int{"Txn": 1}, c1.take(), "errors: %v", c1.errs)
 		require.Equal(t, 1.0, testutil.ToFloat64(m.Allocations.WithLabelValues("new")))
 		require.Equal(t, 0.0, testutil.ToFloat64(m.LockFallbacks))
 
 		// a2 knows the ID once its cache has it: then one transaction.
-		require.Eventually(t, func() bool {
-			got, err := a2.Get(ctx, "key;")
-			return err == nil && got == id
-		}, testTimeout, 10e6)
+		require.Eventually(t, func() bool { return cached(a2, id) == "key;" }, testTimeout, 10e6)
 		c2.take()
 		got, isNew, _, err := a2.Allocate(ctx, "key;")
 		require.NoError(t, err)
 		require.False(t, isNew)
 		require.Equal(t, id, got)
-		require.Equal(t, map[string]int{"Txn": 1}, c2.take())
+		require.Equal(t, map[string]int{"Txn": 1}, c2.take(), "errors: %v", c2.errs)
 		require.Empty(t, listStrings(t, c1, base+"/locks/"))
 
 		// Without Transactional: the reference's lock protocol.
