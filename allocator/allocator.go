@@ -236,4 +236,3 @@ func (a *Allocator) check(key string) error {
 	}
 	return nil
 }
-

@@ -77,4 +77,3 @@ func listStrings(t testing.TB, c kvstore.BackendOperations, prefix string) map[s
 	}
 	return out
 }
-

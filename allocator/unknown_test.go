@@ -66,4 +66,3 @@ func TestUnknownOutcomeIsReadBack(t *testing.T) {
 		})
 	}
 }
-
