@@ -111,10 +111,12 @@ func (k *kvstoreBackend) tryReference(ctx context.Context, id ID, key string) (*
 			kvstore.CmpNoPrefix(k.keys.lockKeys(key)),
 		},
 		Then: []kvstore.Op{
-			// Read the other slave keys first: if one names another ID
-			// (a second master key of the key, made while id's master had
-			// no slave key), this reference must be undone.
-			kvstore.OpList(slaves, 0),
+			// Read a slave key first. The slave keys of a key all name one
+			// ID (creating an ID needs a key without slave keys), so one
+			// tells: if it names another ID (a second master key of the
+			// key, made while id's had no slave key), this reference must
+			// be undone.
+			kvstore.OpList(slaves, 1),
 			kvstore.OpPut(own, []byte(id.String()), true),
 		},
 		// No Else: whatever failed (the lock is held, the ID was freed or
@@ -130,22 +132,21 @@ func (k *kvstoreBackend) tryReference(ctx context.Context, id ID, key string) (*
 	if len(resp.Results) != 2 {
 		return nil, fmt.Errorf("allocator: reference transaction returned %d results, want 2", len(resp.Results))
 	}
-	want := id.String()
-	for _, kv := range resp.Results[0].KVs {
-		if kv.Key == own || !isSlaveOf(slaves, kv.Key) || string(kv.Data) == want {
-			continue
-		}
-		// Undo our slave key, unless something rewrote it meanwhile.
-		_, err := k.tx.Txn(ctx, kvstore.Txn{
-			If:   []kvstore.Cmp{kvstore.CmpModRevision(own, resp.Revision)},
-			Then: []kvstore.Op{kvstore.OpDelete(own)},
-		})
-		if err != nil {
-			return nil, fmt.Errorf("undo reference to ID %d of %q (slave key %q names ID %s): %w", id, key, kv.Key, kv.Data, err)
-		}
-		return &conflict{slavesUnclear: true, owner: key}, nil
+	kvs := resp.Results[0].KVs
+	if len(kvs) == 0 || (isSlaveOf(slaves, kvs[0].Key) && string(kvs[0].Data) == id.String()) {
+		return nil, nil
 	}
-	return nil, nil
+	// Another ID, or a slave key that proves nothing (of a longer key):
+	// undo ours, unless something rewrote it meanwhile, and let the lock
+	// protocol read all slave keys.
+	_, err = k.tx.Txn(ctx, kvstore.Txn{
+		If:   []kvstore.Cmp{kvstore.CmpModRevision(own, resp.Revision)},
+		Then: []kvstore.Op{kvstore.OpDelete(own)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("undo reference to ID %d of %q (slave key %q names %q): %w", id, key, kvs[0].Key, kvs[0].Data, err)
+	}
+	return &conflict{slavesUnclear: true, owner: key}, nil
 }
 
 func (k *kvstoreBackend) createApplied(ctx context.Context, id ID, key string) (bool, error) {
