@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -24,16 +25,54 @@ import (
 //	ids [--base-path B] gc --dry-run      the IDs a GC round would delete now
 //	ids [--base-path B] gc [--interval D] two GC rounds D apart
 func init() {
-	commands["ids"] = command{
-		args: "[--base-path B] list | get KEY | get-id ID | gc [--dry-run] [--interval D]",
+	// Appended rather than listed in commands.go: the row lives with its
+	// command, and the table's other rows stay untouched.
+	commands = append(commands, command{
+		name:     "ids",
+		synopsis: "[--base-path B] list | get KEY | get-id ID | gc [--dry-run] [--interval D]",
+		help: []string{
+			"the ID allocator's keys under B: list IDs with key and nodes,",
+			"the ID of KEY, the key of ID, or what a GC round would delete",
+			"(--dry-run; without it two rounds D apart delete unused IDs)",
+		},
 		flags: func(fs *pflag.FlagSet) {
 			fs.String("base-path", allocator.DefaultBasePath, "base path B of the allocator's keys")
 			fs.Bool("dry-run", false, "gc: print what a round would delete, delete nothing")
 			fs.Duration("interval", time.Minute, "gc: time between the marking and the deleting round")
 		},
 		nargs: func(n int) bool { return n == 1 || n == 2 },
+		check: all(checkIDs, nonNegativeDuration("interval", "no wait")),
 		do:    ids,
+	})
+}
+
+// idsArgs is how many arguments each ids subcommand takes.
+var idsArgs = map[string]int{"list": 0, "get": 1, "get-id": 1, "gc": 0}
+
+// checkIDs refuses, before connecting, what ids cannot run.
+func checkIDs(fs *pflag.FlagSet, args []string) error {
+	sub, rest := args[0], args[1:]
+	n, ok := idsArgs[sub]
+	if !ok {
+		return fmt.Errorf("unknown subcommand %q (list, get, get-id, gc)", sub)
 	}
+	if len(rest) != n {
+		return fmt.Errorf("%s takes %d argument(s), got %d", sub, n, len(rest))
+	}
+	if base, _ := fs.GetString("base-path"); strings.Trim(base, "/") == "" {
+		return errors.New("--base-path must not be empty")
+	}
+	switch sub {
+	case "get":
+		if rest[0] == "" {
+			return errors.New("KEY must not be empty")
+		}
+	case "get-id":
+		if id, err := allocator.ParseID(rest[0]); err != nil || id == allocator.NoID {
+			return fmt.Errorf("ID %q is not a positive decimal number", rest[0])
+		}
+	}
+	return nil
 }
 
 func ids(ctx context.Context, e *env, c kvstore.BackendOperations, fs *pflag.FlagSet, args []string) error {
@@ -41,17 +80,9 @@ func ids(ctx context.Context, e *env, c kvstore.BackendOperations, fs *pflag.Fla
 	base = strings.TrimSuffix(base, "/")
 	b, err := allocator.NewKVStoreBackend(allocator.KVStoreBackendConfig{BasePath: base, Backend: c})
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	sub, rest := args[0], args[1:]
-	want := map[string]int{"list": 0, "get": 1, "get-id": 1, "gc": 0}
-	n, ok := want[sub]
-	if !ok {
-		return usagef("ids: unknown subcommand %q (list, get, get-id, gc)", sub)
-	}
-	if len(rest) != n {
-		return usagef("ids %s: expected %d argument(s), got %d", sub, n, len(rest))
-	}
 	switch sub {
 	case "list":
 		return idsList(ctx, e, c, base)
@@ -68,10 +99,7 @@ func ids(ctx context.Context, e *env, c kvstore.BackendOperations, fs *pflag.Fla
 		_, err = fmt.Fprintln(e.stdout, id)
 		return err
 	case "get-id":
-		id, err := allocator.ParseID(rest[0])
-		if err != nil {
-			return usageError{err}
-		}
+		id, _ := allocator.ParseID(rest[0]) // checked by checkIDs
 		opCtx, cancel := e.opContext(ctx)
 		defer cancel()
 		key, err := b.GetByID(opCtx, id)
@@ -84,8 +112,7 @@ func ids(ctx context.Context, e *env, c kvstore.BackendOperations, fs *pflag.Fla
 		_, err = fmt.Fprintln(e.stdout, key)
 		return err
 	default:
-		dry, _ := fs.GetBool("dry-run")
-		if dry {
+		if dry, _ := fs.GetBool("dry-run"); dry {
 			return idsUnused(ctx, e, c, base)
 		}
 		interval, _ := fs.GetDuration("interval")

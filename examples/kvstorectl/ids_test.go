@@ -61,4 +61,10 @@ func TestIDs(t *testing.T) {
 	require.Contains(t, stderr, `unknown subcommand "bogus"`)
 	code, _, _ = ctl(t, "", "ids", "get")
 	require.Equal(t, exitUsage, code)
+	code, _, stderr = ctl(t, "", "ids", "get-id", "0")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, stderr, `ID "0" is not a positive decimal number`)
+	code, _, stderr = ctl(t, "", "ids", "gc", "--interval", "-1s")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, stderr, "--interval=-1s must be 0")
 }
