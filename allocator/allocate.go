@@ -261,16 +261,15 @@ func (a *Allocator) allocateLocked(ctx context.Context, key string) (ID, bool, e
 }
 
 // orphanID returns the ID of a master key naming key that no node uses
-// (it is known only when it is the only one), after checking the store:
-// under key's lock GC cannot free it meanwhile.
+// (the smallest, if several do), after checking the store: under key's
+// lock GC cannot free it meanwhile. Reusing it keeps a key from piling up
+// master keys when it is released and allocated again faster than GC runs.
 func (a *Allocator) orphanID(ctx context.Context, key string) ID {
-	id, unique := a.cache.id(key)
-	if id == NoID || !unique {
-		return NoID
+	for _, id := range a.cache.ids(key) {
+		k, err := a.backend.GetByID(ctx, id)
+		if err == nil && k == key {
+			return id
+		}
 	}
-	k, err := a.backend.GetByID(ctx, id)
-	if err != nil || k != key {
-		return NoID
-	}
-	return id
+	return NoID
 }

@@ -88,6 +88,15 @@ func (c *cache) id(key string) (ID, bool) {
 	return ids[0], len(ids) == 1
 }
 
+// ids returns every ID whose master key names key, smallest first.
+func (c *cache) ids(key string) []ID {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := slices.Clone(c.byKey[key])
+	slices.Sort(out)
+	return out
+}
+
 func (c *cache) key(id ID) (string, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
