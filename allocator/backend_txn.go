@@ -139,6 +139,13 @@ func (k *kvstoreBackend) tryReference(ctx context.Context, id ID, key string) (*
 	// Another ID, or a slave key that proves nothing (of a longer key):
 	// undo ours, unless something rewrote it meanwhile, and let the lock
 	// protocol read all slave keys.
+	//
+	// Until the undo lands (one round trip) the key has slave keys naming
+	// two IDs, and a lock-protocol reader that happens to list ours first
+	// would take id. Getting here needs an ID whose key no node used, a
+	// second ID made for the key by another node, and this node's cache
+	// not having seen that second master key yet; the tests that race the
+	// reference's protocol against ours have not hit it.
 	_, err = k.tx.Txn(ctx, kvstore.Txn{
 		If:   []kvstore.Cmp{kvstore.CmpModRevision(own, resp.Revision)},
 		Then: []kvstore.Op{kvstore.OpDelete(own)},
