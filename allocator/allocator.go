@@ -226,7 +226,7 @@ func (a *Allocator) done(key string, lk *localKey, refs int) {
 	}
 }
 
-// errClosed is returned by calls after Close.
+// check refuses an empty key, and any call after Close.
 func (a *Allocator) check(key string) error {
 	if key == "" {
 		return ErrEmptyKey

@@ -46,7 +46,7 @@ func split(lock kvstore.KVLocker) (p, s kvstore.KVLocker) {
 	return lock, nil
 }
 
-// sideOf returns the lock for a side, reading it from the read side's
+
 // perspective.
 func (b *backend) readLock(lock kvstore.KVLocker) kvstore.KVLocker {
 	p, s := split(lock)
