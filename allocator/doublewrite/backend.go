@@ -46,8 +46,8 @@ func split(lock kvstore.KVLocker) (p, s kvstore.KVLocker) {
 	return lock, nil
 }
 
-
-// perspective.
+// readLock returns the part of lock that belongs to the read side (nil for
+// the secondary's part of a foreign lock).
 func (b *backend) readLock(lock kvstore.KVLocker) kvstore.KVLocker {
 	p, s := split(lock)
 	if b.read == b.secondary {
