@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hivekv/kvstore"
@@ -76,4 +77,11 @@ func listStrings(t testing.TB, c kvstore.BackendOperations, prefix string) map[s
 		out[k] = string(v.Data)
 	}
 	return out
+}
+
+// quiet is a logger for hives in tests: warnings and worse only.
+func quiet() *logrus.Logger {
+	l := logrus.New()
+	l.SetLevel(logrus.WarnLevel)
+	return l
 }
