@@ -94,13 +94,13 @@ func TestHistoryThroughLeaderKill(t *testing.T) {
 		require.Eventually(t, func() bool { return ok.Load() >= target }, 30*time.Second, 10*time.Millisecond,
 			"allocations made no progress")
 	}
-	progress(20)
+	progress(10)
 	leader, err := cluster.Leader(ctx)
 	require.NoError(t, err)
 	require.NoError(t, cluster.KillMember(leader))
-	progress(20)
+	progress(10)
 	require.NoError(t, cluster.RestartMember(ctx, leader))
-	progress(20)
+	progress(10)
 	stop()
 	wg.Wait()
 
