@@ -20,6 +20,7 @@ func TestConcurrentAllocationsAcrossClients(t *testing.T) {
 		ctx := testCtx(t)
 		base := basePath(t)
 		h := newHistory()
+		rec := newOpRecorder()
 		allocs := make([]*allocator.Allocator, clients)
 		for i := range allocs {
 			allocs[i] = newAllocator(t, k.newCli(t), base, fmt.Sprintf("node%d", i),
@@ -35,8 +36,10 @@ func TestConcurrentAllocationsAcrossClients(t *testing.T) {
 					start := (ci*goroutines + g) * 61
 					for i := range keys {
 						key := fmt.Sprintf("k8s:app=a%03d;", (start+i)%keys)
+						call := rec.now()
 						id, _, _, err := a.Allocate(ctx, key)
 						h.record(who, key, id, err)
+						rec.allocate(ci*goroutines+g, key, call, id, err)
 					}
 				}()
 			}
@@ -44,6 +47,7 @@ func TestConcurrentAllocationsAcrossClients(t *testing.T) {
 		wg.Wait()
 		require.Zero(t, h.fails)
 		require.Empty(t, h.violations())
+		rec.check(t)
 		require.Len(t, h.byKey, keys)
 		requireConsistentStore(t, k.newCli(t), base, minID, maxID)
 	})
