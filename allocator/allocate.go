@@ -53,14 +53,17 @@ func (a *Allocator) Allocate(ctx context.Context, key string) (id ID, isNew, fir
 	}
 	a.opts.metrics.allocated(isNew, time.Since(start).Seconds())
 	lk.id, lk.refs = id, 1
+	a.mu.Lock()
+	delete(a.unreleased, key)
+	a.mu.Unlock()
 	return id, isNew, true, nil
 }
 
 // Release drops a reference to key; the last one (lastUse) deletes this
 // node's slave key. The ID stays allocated until GC finds no node using
 // it. A key not held here gives ErrNotAllocated. If the delete fails the
-// reference is still dropped and the error returned: the slave key then
-// goes with the client's lease.
+// reference is still dropped and the error returned; the periodic sync
+// deletes the slave key later.
 func (a *Allocator) Release(ctx context.Context, key string) (lastUse bool, err error) {
 	if err := a.check(key); err != nil {
 		return false, err
@@ -82,6 +85,9 @@ func (a *Allocator) Release(ctx context.Context, key string) (lastUse bool, err 
 	id := lk.id
 	lk.id = NoID
 	if err := a.backend.Release(ctx, id, key); err != nil {
+		a.mu.Lock()
+		a.unreleased[key] = id
+		a.mu.Unlock()
 		return true, fmt.Errorf("release %q (ID %d): %w", key, id, err)
 	}
 	return true, nil

@@ -34,6 +34,11 @@ type Allocator struct {
 
 	mu    sync.Mutex
 	local map[string]*localKey
+	// unreleased holds keys whose last Release failed to delete this
+	// node's slave key: the periodic sync deletes it, unless the key was
+	// allocated again meanwhile. (The slave key would otherwise keep the
+	// ID alive for as long as this node's lease.)
+	unreleased map[string]ID
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -73,8 +78,10 @@ func NewAllocator(b Backend, opts ...Option) (*Allocator, error) {
 		log:     o.log.WithField("subsys", "allocator"),
 		pool:    newPool(o.min, o.max, o.mask),
 		local:   map[string]*localKey{},
-		ctx:     ctx,
-		cancel:  cancel,
+
+		unreleased: map[string]ID{},
+		ctx:        ctx,
+		cancel:     cancel,
 	}
 	a.cache = newCache(a.cacheChanged)
 	a.wg.Add(1)

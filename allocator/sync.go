@@ -2,6 +2,7 @@ package allocator
 
 import (
 	"context"
+	"maps"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -73,14 +74,21 @@ func (a *Allocator) startSync() {
 }
 
 // syncLocalKeys re-creates missing master and slave keys of every key
-// this node holds.
+// this node holds, and deletes the slave keys failed releases left behind.
 func (a *Allocator) syncLocalKeys(ctx context.Context) {
 	a.mu.Lock()
 	keys := make([]string, 0, len(a.local))
 	for k := range a.local {
 		keys = append(keys, k)
 	}
+	unreleased := maps.Clone(a.unreleased)
 	a.mu.Unlock()
+	for k, id := range unreleased {
+		if ctx.Err() != nil {
+			return
+		}
+		a.retryRelease(ctx, k, id)
+	}
 	for _, k := range keys {
 		if ctx.Err() != nil {
 			return
@@ -99,6 +107,27 @@ func (a *Allocator) syncKey(ctx context.Context, key string, reliablyMissing boo
 	if refs > 0 {
 		if err := a.backend.UpdateKey(ctx, id, key, reliablyMissing); err != nil && ctx.Err() == nil {
 			a.log.WithError(err).WithField("key", key).Warning("Unable to re-create the keys of a local key")
+		}
+	}
+	lk.mu.Unlock()
+	a.done(key, lk, refs)
+}
+
+// retryRelease deletes this node's slave key of key, left behind by a
+// failed Release, unless the key is held again.
+func (a *Allocator) retryRelease(ctx context.Context, key string, id ID) {
+	lk := a.acquire(key)
+	lk.mu.Lock()
+	refs := lk.refs
+	if refs == 0 {
+		if err := a.backend.Release(ctx, id, key); err != nil {
+			if ctx.Err() == nil {
+				a.log.WithError(err).WithField("key", key).Warning("Unable to delete the slave key of a released key; retrying at the next sync")
+			}
+		} else {
+			a.mu.Lock()
+			delete(a.unreleased, key)
+			a.mu.Unlock()
 		}
 	}
 	lk.mu.Unlock()

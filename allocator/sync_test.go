@@ -1,11 +1,15 @@
 package allocator_test
 
 import (
+	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hivekv/kvstore"
 	"github.com/hivekv/kvstore/allocator"
 )
 
@@ -56,4 +60,35 @@ func TestPeriodicSyncRecreatesKeys(t *testing.T) {
 				got[base+"/value/used;/n"] == id.String()
 		}, testTimeout, 10*time.Millisecond)
 	})
+}
+
+// failingDeletes fails Delete while fail is set.
+type failingDeletes struct {
+	kvstore.BackendOperations
+	fail atomic.Bool
+}
+
+func (f *failingDeletes) Delete(ctx context.Context, key string) error {
+	if f.fail.Load() {
+		return errors.New("store unreachable")
+	}
+	return f.BackendOperations.Delete(ctx, key)
+}
+
+// A Release whose delete failed leaves no slave key behind for good: the
+// periodic sync deletes it once the store answers.
+func TestFailedReleaseIsRetried(t *testing.T) {
+	ctx := testCtx(t)
+	base := basePath(t)
+	f := &failingDeletes{BackendOperations: memKit().newCli(t)}
+	a := newAllocator(t, f, base, "n", allocator.WithSyncInterval(20*time.Millisecond))
+	_, _, _, err := a.Allocate(ctx, "k;")
+	require.NoError(t, err)
+	f.fail.Store(true)
+	last, err := a.Release(ctx, "k;")
+	require.True(t, last)
+	require.ErrorContains(t, err, "store unreachable")
+	require.Contains(t, listStrings(t, f, base+"/value/"), base+"/value/k;/n")
+	f.fail.Store(false)
+	require.Eventually(t, func() bool { return len(listStrings(t, f, base+"/value/")) == 0 }, testTimeout, 10*time.Millisecond)
 }
