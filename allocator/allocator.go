@@ -42,8 +42,11 @@ type Allocator struct {
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
 	closed atomic.Bool
+
+	bgMu     sync.Mutex // orders goBackground against Close
+	bgClosed bool
+	wg       sync.WaitGroup
 }
 
 // localKey is this node's use of one key. mu serialises the calls for the
@@ -84,11 +87,7 @@ func NewAllocator(b Backend, opts ...Option) (*Allocator, error) {
 		cancel:     cancel,
 	}
 	a.cache = newCache(a.cacheChanged)
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		b.ListAndWatch(ctx, a.cache)
-	}()
+	a.goBackground(func() { b.ListAndWatch(ctx, a.cache) })
 	a.startSync()
 	if o.gc {
 		a.startGC()
@@ -188,8 +187,26 @@ func (a *Allocator) Close() {
 	if a.closed.Swap(true) {
 		return
 	}
+	a.bgMu.Lock()
+	a.bgClosed = true
+	a.bgMu.Unlock()
 	a.cancel()
 	a.wg.Wait()
+}
+
+// goBackground runs f on a goroutine that Close waits for, unless Close
+// has begun.
+func (a *Allocator) goBackground(f func()) {
+	a.bgMu.Lock()
+	defer a.bgMu.Unlock()
+	if a.bgClosed {
+		return
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		f()
+	}()
 }
 
 // localID returns the ID of key if this node holds it. It never waits for

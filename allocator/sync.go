@@ -38,28 +38,17 @@ func (k *kvstoreBackend) onSlaveKeyExpired(fn func(key string)) {
 func (a *Allocator) startSync() {
 	if n, ok := a.backend.(expiryNotifier); ok {
 		n.onSlaveKeyExpired(func(key string) {
-			if a.ctx.Err() != nil {
-				return
-			}
-			a.wg.Add(1)
-			go func() {
-				defer a.wg.Done()
-				a.syncKey(a.ctx, key, true)
-			}()
+			a.goBackground(func() { a.syncKey(a.ctx, key, true) })
 		})
-		a.wg.Add(1)
-		go func() {
-			defer a.wg.Done()
+		a.goBackground(func() {
 			<-a.ctx.Done()
 			n.onSlaveKeyExpired(nil)
-		}()
+		})
 	}
 	if a.opts.syncInterval <= 0 {
 		return
 	}
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
+	a.goBackground(func() {
 		t := time.NewTicker(a.opts.syncInterval)
 		defer t.Stop()
 		for {
@@ -70,7 +59,7 @@ func (a *Allocator) startSync() {
 				a.syncLocalKeys(a.ctx)
 			}
 		}
-	}()
+	})
 }
 
 // syncLocalKeys re-creates missing master and slave keys of every key
@@ -136,9 +125,7 @@ func (a *Allocator) retryRelease(ctx context.Context, key string, id ID) {
 
 // startGC runs GC rounds (master keys, then stale locks) every GC interval.
 func (a *Allocator) startGC() {
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
+	a.goBackground(func() {
 		limiter := rate.NewLimiter(rate.Limit(DefaultGCRate), DefaultGCRate)
 		var stale map[string]uint64
 		var staleLocks map[string]kvstore.Value
@@ -165,5 +152,5 @@ func (a *Allocator) startGC() {
 				a.log.WithError(err).Warning("Allocator lock GC round failed")
 			}
 		}
-	}()
+	})
 }
