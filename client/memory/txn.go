@@ -168,9 +168,5 @@ func (s *Store) rangeLocked(prefix string, limit int) kvstore.OpResult {
 // gives an empty, non-nil Data, so that it cannot be mistaken for a missing
 // key.
 func kvOf(key string, e *entry) kvstore.KeyValue {
-	data := clone(e.value)
-	if data == nil {
-		data = []byte{}
-	}
-	return kvstore.KeyValue{Key: key, Value: kvstore.Value{Data: data, ModRevision: uint64(e.mod), LeaseID: e.lease}}
+	return kvstore.KeyValue{Key: key, Value: kvstore.Value{Data: valueOf(e), ModRevision: uint64(e.mod), LeaseID: e.lease}}
 }
