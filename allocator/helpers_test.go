@@ -11,6 +11,7 @@ import (
 	"github.com/hivekv/kvstore"
 	"github.com/hivekv/kvstore/allocator"
 	"github.com/hivekv/kvstore/hivetest"
+	"github.com/hivekv/kvstore/hivetest/conformance"
 )
 
 const testTimeout = time.Minute
@@ -25,17 +26,17 @@ func testCtx(t testing.TB) context.Context {
 // store.
 type kit struct {
 	name   string
-	b      hivetest.Backend
+	b      conformance.Backend
 	newCli func(t testing.TB) kvstore.BackendOperations
 }
 
 func etcdKit(t testing.TB) kit {
-	b := hivetest.EtcdBackend(hivetest.SharedServer(t))
+	b := conformance.EtcdBackend(hivetest.SharedServer(t))
 	return kit{name: "etcd", b: b, newCli: func(t testing.TB) kvstore.BackendOperations { return b.New(t, nil, nil) }}
 }
 
 func memKit() kit {
-	b := hivetest.InMemoryBackend()
+	b := conformance.InMemoryBackend()
 	return kit{name: "in-memory", b: b, newCli: func(t testing.TB) kvstore.BackendOperations { return b.New(t, nil, nil) }}
 }
 

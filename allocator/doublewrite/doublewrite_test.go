@@ -14,6 +14,7 @@ import (
 	"github.com/hivekv/kvstore/allocator"
 	"github.com/hivekv/kvstore/allocator/doublewrite"
 	"github.com/hivekv/kvstore/hivetest"
+	"github.com/hivekv/kvstore/hivetest/conformance"
 )
 
 func ctxFor(t *testing.T) context.Context {
@@ -41,7 +42,7 @@ func newAlloc(t *testing.T, b allocator.Backend, opts ...allocator.Option) *allo
 // new allocations in flight fill it, and Compare ends empty.
 func TestMigrationBetweenTwoServersConverges(t *testing.T) {
 	ctx := ctxFor(t)
-	oldSrv, newSrv := hivetest.EtcdBackend(hivetest.SharedServer(t)), hivetest.EtcdBackend(hivetest.StartServer(t))
+	oldSrv, newSrv := conformance.EtcdBackend(hivetest.SharedServer(t)), conformance.EtcdBackend(hivetest.StartServer(t))
 	base := hivetest.UniquePrefix(t) + "ids"
 	oldObs, newObs := kvBackend(t, oldSrv.New(t, nil, nil), base, ""), kvBackend(t, newSrv.New(t, nil, nil), base, "")
 
@@ -116,7 +117,7 @@ func (failingCreates) CreateOnlyIfLocked(context.Context, string, []byte, bool, 
 // An allocation that fails on the secondary is undone on the primary.
 func TestSecondaryFailureUndoesPrimary(t *testing.T) {
 	ctx := ctxFor(t)
-	mem := hivetest.InMemoryBackend()
+	mem := conformance.InMemoryBackend()
 	pc, sc := mem.New(t, nil, nil), mem.New(t, nil, nil)
 	primary := kvBackend(t, pc, "p", "n")
 	b := doublewrite.NewBackend(primary, kvBackend(t, failingCreates{sc}, "s", "n"), false)
@@ -140,7 +141,7 @@ func TestSecondaryFailureUndoesPrimary(t *testing.T) {
 // Reads come from the chosen side.
 func TestReadsFromChosenSide(t *testing.T) {
 	ctx := ctxFor(t)
-	mem := hivetest.InMemoryBackend()
+	mem := conformance.InMemoryBackend()
 	p, s := kvBackend(t, mem.New(t, nil, nil), "p", "n"), kvBackend(t, mem.New(t, nil, nil), "s", "n")
 	require.NoError(t, p.AllocateID(ctx, 1, "only-primary;"))
 	require.NoError(t, s.AllocateID(ctx, 2, "only-secondary;"))
