@@ -3,6 +3,7 @@ package allocator_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/time/rate"
@@ -143,4 +144,29 @@ func cached(a *allocator.Allocator, id allocator.ID) string {
 		}
 	})
 	return key
+}
+
+// With a GC interval the Allocator runs the rounds itself: a released ID
+// is gone after two of them, and a stale lock too.
+func TestGCLoop(t *testing.T) {
+	ctx := testCtx(t)
+	k := memKit()
+	base := basePath(t)
+	c := k.newCli(t)
+	a := newAllocator(t, c, base, "n", allocator.WithGCInterval(20*time.Millisecond))
+	id, _, _, err := a.Allocate(ctx, "gone;")
+	require.NoError(t, err)
+	kept, _, _, err := a.Allocate(ctx, "kept;")
+	require.NoError(t, err)
+	_, err = a.Release(ctx, "gone;")
+	require.NoError(t, err)
+	stale, err := k.newCli(t).LockPath(ctx, base+"/locks/stale;")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = stale.Unlock(ctx) })
+	require.Eventually(t, func() bool {
+		all := listStrings(t, c, base+"/")
+		_, gone := all[base+"/id/"+id.String()]
+		_, held := all[base+"/id/"+kept.String()]
+		return !gone && held && len(listStrings(t, c, base+"/locks/")) == 0
+	}, testTimeout, 10*time.Millisecond)
 }
