@@ -20,6 +20,8 @@ const (
 	retryBackoff = 10 * time.Millisecond
 	// maxRetryBackoff caps the pause.
 	maxRetryBackoff = 2 * time.Second
+	// rereadTimeout bounds the read-back after a create with a lost reply.
+	rereadTimeout = 10 * time.Second
 )
 
 // errUseLock tells Allocate to take the lock protocol.
@@ -49,6 +51,14 @@ func (a *Allocator) Allocate(ctx context.Context, key string) (id ID, isNew, fir
 	start := time.Now()
 	id, isNew, err = a.allocate(ctx, key)
 	if err != nil {
+		if !errors.Is(err, ErrRangeExhausted) && !errors.Is(err, ErrClosed) {
+			// A write with a lost reply may have left this node's slave
+			// key behind: the periodic sync deletes it unless the key is
+			// allocated again.
+			a.mu.Lock()
+			a.unreleased[key] = NoID
+			a.mu.Unlock()
+		}
 		return NoID, false, false, err
 	}
 	a.opts.metrics.allocated(isNew, time.Since(start).Seconds())
@@ -169,8 +179,11 @@ func (a *Allocator) allocateTxn(ctx context.Context, key string) (ID, bool, erro
 		c, err := a.txn.tryCreate(ctx, id, key)
 		if err != nil && !isValidationError(err) {
 			// Unknown outcome: read back before trying anything else, so
-			// that a create that happened is not made twice.
-			applied, rerr := a.txn.createApplied(ctx, id, key)
+			// that a create that happened is not made twice. The read
+			// outlives the caller's ctx: its answer is needed either way.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rereadTimeout)
+			applied, rerr := a.txn.createApplied(rctx, id, key)
+			cancel()
 			a.pool.unreserve(id)
 			if rerr != nil {
 				return NoID, false, fmt.Errorf("create ID %d for %q: %w (re-read: %v)", id, key, err, rerr)

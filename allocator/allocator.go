@@ -35,7 +35,8 @@ type Allocator struct {
 	mu    sync.Mutex
 	local map[string]*localKey
 	// unreleased holds keys whose last Release failed to delete this
-	// node's slave key: the periodic sync deletes it, unless the key was
+	// node's slave key, or whose failed Allocate may have written it (a
+	// lost reply): the periodic sync deletes it, unless the key was
 	// allocated again meanwhile. (The slave key would otherwise keep the
 	// ID alive for as long as this node's lease.)
 	unreleased map[string]ID

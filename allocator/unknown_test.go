@@ -5,10 +5,12 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/allocator"
 )
 
 // lossy loses the outcome of its first failN transactions that write: with
@@ -17,8 +19,9 @@ import (
 type lossy struct {
 	kvstore.BackendOperations
 	apply bool
-	failN atomic.Int32
-	calls atomic.Int32
+	failN   atomic.Int32
+	calls   atomic.Int32
+	applied atomic.Int32 // writes applied whose reply was lost
 }
 
 var errLost = errors.New("reply lost")
@@ -34,6 +37,7 @@ func (l *lossy) Txn(ctx context.Context, txn kvstore.Txn) (*kvstore.TxnResponse,
 			if _, err := l.BackendOperations.(kvstore.Transactional).Txn(ctx, txn); err != nil {
 				return nil, err
 			}
+			l.applied.Add(1)
 		}
 		return nil, errLost
 	}
@@ -65,4 +69,29 @@ func TestUnknownOutcomeIsReadBack(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An Allocate that gives up after writes with lost replies leaves no slave
+// key behind for good: the periodic sync deletes it.
+func TestFailedAllocateLeavesNoSlaveKey(t *testing.T) {
+	ctx := testCtx(t)
+	k := memKit()
+	base := basePath(t)
+	other := newAllocator(t, k.newCli(t), base, "other")
+	_, _, _, err := other.Allocate(ctx, "k;")
+	require.NoError(t, err)
+
+	l := &lossy{BackendOperations: k.newCli(t), apply: true}
+	l.failN.Store(1 << 30) // every write lands, every reply is lost
+	a := newAllocator(t, l, base, "n", allocator.WithSyncInterval(20*time.Millisecond))
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	_, _, _, err = a.Allocate(short, "k;")
+	require.Error(t, err)
+	require.Positive(t, l.applied.Load(), "a reference landed with its reply lost")
+	require.Eventually(t, func() bool {
+		_, ok := listStrings(t, l, base+"/value/")[base+"/value/k;/n"]
+		return !ok
+	}, testTimeout, 10*time.Millisecond)
+	require.Contains(t, listStrings(t, l, base+"/value/"), base+"/value/k;/other")
 }
