@@ -136,3 +136,31 @@ func TestBadInput(t *testing.T) {
 	_, _, _, err = a.Allocate(ctx, "k9")
 	require.True(t, errors.Is(err, allocator.ErrClosed))
 }
+
+// A prefix mask is ORed into every ID; the range bounds the rest, and GC
+// covers the masked range.
+func TestPrefixMask(t *testing.T) {
+	ctx := testCtx(t)
+	const mask = allocator.ID(5 << 16)
+	c := memKit().newCli(t)
+	base := basePath(t)
+	a := newAllocator(t, c, base, "n", allocator.WithMin(1), allocator.WithMax(3), allocator.WithPrefixMask(mask))
+	seen := map[allocator.ID]bool{}
+	for i := range 3 {
+		id, _, _, err := a.Allocate(ctx, "k"+strconv.Itoa(i))
+		require.NoError(t, err)
+		require.Equal(t, mask, id&mask)
+		require.True(t, id&^mask >= 1 && id&^mask <= 3, "ID %d", id)
+		seen[id] = true
+	}
+	require.Len(t, seen, 3)
+	_, _, _, err := a.Allocate(ctx, "k3")
+	require.ErrorIs(t, err, allocator.ErrRangeExhausted)
+
+	_, err = a.Release(ctx, "k0")
+	require.NoError(t, err)
+	marks, stats, err := a.RunGC(ctx, nil, nil)
+	require.NoError(t, err)
+	require.Len(t, marks, 1, "the masked range is GC's range")
+	require.Equal(t, 3, stats.Alive)
+}
