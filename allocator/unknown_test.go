@@ -18,7 +18,7 @@ import (
 // request was lost on the way. Either way the caller sees an error.
 type lossy struct {
 	kvstore.BackendOperations
-	apply bool
+	apply   bool
 	failN   atomic.Int32
 	calls   atomic.Int32
 	applied atomic.Int32 // writes applied whose reply was lost
