@@ -18,9 +18,9 @@ type txnBackend interface {
 	// conflict means nothing was written; the conflict says why.
 	tryCreate(ctx context.Context, id ID, key string) (*conflict, error)
 	// tryReference writes this node's slave key of key (value id) in one
-	// transaction, if the master key of id names key and nobody holds
-	// key's lock. Any conflict says slavesUnclear: the lock protocol
-	// decides.
+	// transaction, if the master key of id names key, nobody holds key's
+	// lock, and some slave key of the key exists and every one names id.
+	// Any conflict says slavesUnclear: the lock protocol decides.
 	tryReference(ctx context.Context, id ID, key string) (*conflict, error)
 	// createApplied re-reads, after an unknown outcome of tryCreate,
 	// whether it was applied: the master key of id names key and this
@@ -104,24 +104,23 @@ func (k *kvstoreBackend) tryCreate(ctx context.Context, id ID, key string) (*con
 
 func (k *kvstoreBackend) tryReference(ctx context.Context, id ID, key string) (*conflict, error) {
 	slaves := k.keys.slaves(key)
-	own := slaves + k.node
 	resp, err := k.tx.Txn(ctx, kvstore.Txn{
 		If: []kvstore.Cmp{
 			kvstore.CmpValue(k.keys.master(id), []byte(key)),
 			kvstore.CmpNoPrefix(k.keys.lockKeys(key)),
+			// Some node references id already and every slave key under
+			// the key's prefix names id: no second ID of the key is in
+			// use (one made while id had no slave key), so a lock-protocol
+			// reader listing the slave keys can only find id. A slave key
+			// of a longer key (keys contain "/") that names another ID
+			// fails this too; the lock protocol then reads them all.
+			kvstore.CmpPrefixValue(slaves, []byte(id.String())),
 		},
-		Then: []kvstore.Op{
-			// Read a slave key first. The slave keys of a key all name one
-			// ID (creating an ID needs a key without slave keys), so one
-			// tells: if it names another ID (a second master key of the
-			// key, made while id's had no slave key), this reference must
-			// be undone.
-			kvstore.OpList(slaves, 1),
-			kvstore.OpPut(own, []byte(id.String()), true),
-		},
+		Then: []kvstore.Op{kvstore.OpPut(slaves+k.node, []byte(id.String()), true)},
 		// No Else: whatever failed (the lock is held, the ID was freed or
-		// given to another key), the lock protocol sorts it out, and a
-		// reference that needs no reads when it succeeds costs less.
+		// given to another key, no or other slave keys), the lock protocol
+		// sorts it out, and a reference that needs no reads when it
+		// succeeds costs less.
 	})
 	if err != nil {
 		return nil, err
@@ -129,31 +128,7 @@ func (k *kvstoreBackend) tryReference(ctx context.Context, id ID, key string) (*
 	if !resp.Succeeded {
 		return &conflict{slavesUnclear: true}, nil
 	}
-	if len(resp.Results) != 2 {
-		return nil, fmt.Errorf("allocator: reference transaction returned %d results, want 2", len(resp.Results))
-	}
-	kvs := resp.Results[0].KVs
-	if len(kvs) == 0 || (isSlaveOf(slaves, kvs[0].Key) && string(kvs[0].Data) == id.String()) {
-		return nil, nil
-	}
-	// Another ID, or a slave key that proves nothing (of a longer key):
-	// undo ours, unless something rewrote it meanwhile, and let the lock
-	// protocol read all slave keys.
-	//
-	// Until the undo lands (one round trip) the key has slave keys naming
-	// two IDs, and a lock-protocol reader that happens to list ours first
-	// would take id. Getting here needs an ID whose key no node used, a
-	// second ID made for the key by another node, and this node's cache
-	// not having seen that second master key yet; the tests that race the
-	// reference's protocol against ours have not hit it.
-	_, err = k.tx.Txn(ctx, kvstore.Txn{
-		If:   []kvstore.Cmp{kvstore.CmpModRevision(own, resp.Revision)},
-		Then: []kvstore.Op{kvstore.OpDelete(own)},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("undo reference to ID %d of %q (slave key %q names %q): %w", id, key, kvs[0].Key, kvs[0].Data, err)
-	}
-	return &conflict{slavesUnclear: true, owner: key}, nil
+	return nil, nil
 }
 
 func (k *kvstoreBackend) createApplied(ctx context.Context, id ID, key string) (bool, error) {

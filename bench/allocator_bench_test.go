@@ -82,8 +82,9 @@ func (r *rawAllocator) reference(ctx context.Context, id uint64, key, node strin
 	master, slaves, locks := r.base+"/id/"+ids, r.base+"/value/"+key+"/", r.base+"/locks/"+key+"/"
 	resp, err := r.cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.Value(master), "=", key),
-			clientv3.Compare(clientv3.CreateRevision(locks), "=", 0).WithPrefix()).
-		Then(clientv3.OpGet(slaves, clientv3.WithPrefix(), clientv3.WithLimit(1)), clientv3.OpPut(slaves+node, ids, clientv3.WithLease(r.lease))).
+			clientv3.Compare(clientv3.CreateRevision(locks), "=", 0).WithPrefix(),
+			clientv3.Compare(clientv3.Value(slaves), "=", ids).WithPrefix()).
+		Then(clientv3.OpPut(slaves+node, ids, clientv3.WithLease(r.lease))).
 		Commit()
 	if err == nil && !resp.Succeeded {
 		err = fmt.Errorf("raw reference of %q did not apply", key)
