@@ -152,14 +152,24 @@ func etcdCmps(cmps []kvstore.Cmp) []clientv3.Cmp {
 			// Over a range, a comparison holds when it holds for every
 			// key in it, and an empty range compares as one absent
 			// key: "created at revision 0" then means "no key".
-			if c.Key == "" {
-				out[i] = clientv3.Compare(clientv3.CreateRevision(allKeys), "=", 0).WithRange(allKeys)
-			} else {
-				out[i] = clientv3.Compare(clientv3.CreateRevision(c.Key), "=", 0).WithPrefix()
-			}
+			out[i] = overPrefix(c.Key, func(k string) clientv3.Cmp { return clientv3.Compare(clientv3.CreateRevision(k), "=", 0) })
+		case kvstore.CmpKindPrefixValue:
+			// A value comparison over an empty range never holds, so
+			// this also demands that some key exists.
+			out[i] = overPrefix(c.Key, func(k string) clientv3.Cmp { return clientv3.Compare(clientv3.Value(k), "=", string(c.Value)) })
 		}
 	}
 	return out
+}
+
+// overPrefix makes the comparison cmp builds cover every key starting with
+// prefix; the empty prefix
+// is every key, which etcd spells as the range from "\x00" to "\x00".
+func overPrefix(prefix string, cmp func(key string) clientv3.Cmp) clientv3.Cmp {
+	if prefix == "" {
+		return cmp(allKeys).WithRange(allKeys)
+	}
+	return cmp(prefix).WithPrefix()
 }
 
 func etcdOps(ops []kvstore.Op, leases []clientv3.LeaseID) []clientv3.Op {

@@ -133,6 +133,8 @@ func (s *Store) holdsLocked(cmps []kvstore.Cmp) bool {
 			ok = !exists
 		case kvstore.CmpKindNoPrefix:
 			ok = !s.anyWithPrefixLocked(c.Key)
+		case kvstore.CmpKindPrefixValue:
+			ok = s.allWithPrefixHoldLocked(c.Key, c.Value)
 		}
 		if !ok {
 			return false
@@ -148,6 +150,21 @@ func (s *Store) anyWithPrefixLocked(prefix string) bool {
 		}
 	}
 	return false
+}
+
+// allWithPrefixHoldLocked reports whether some key starts with prefix and
+// every such key holds value.
+func (s *Store) allWithPrefixHoldLocked(prefix string, value []byte) bool {
+	found := false
+	for k, e := range s.kvs {
+		if strings.HasPrefix(k, prefix) {
+			if !bytes.Equal(e.value, value) {
+				return false
+			}
+			found = true
+		}
+	}
+	return found
 }
 
 // rangeLocked reads the keys under prefix in key order, at most limit of

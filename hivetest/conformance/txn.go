@@ -96,6 +96,24 @@ func testTxnNoPrefix(t *testing.T, b Backend) {
 	resp, err := tx.Txn(ctx, kvstore.Txn{Then: []kvstore.Op{kvstore.OpList("", 1)}})
 	require.NoError(t, err, "the empty prefix lists every key")
 	require.Len(t, resp.Results[0].KVs, 1)
+
+	require.NoError(t, c.Update(ctx, p+"value/a;b;c;/other", []byte("1"), false))
+	for _, tc := range []struct {
+		prefix, value string
+		holds         bool
+	}{
+		{p + "value/a;b;c;/", "1", true},
+		{p + "value/a;b;c;/", "2", false},
+		{p + "value/none/", "1", false}, // an empty range never holds
+	} {
+		resp, err := tx.Txn(ctx, kvstore.Txn{If: []kvstore.Cmp{kvstore.CmpPrefixValue(tc.prefix, []byte(tc.value))}})
+		require.NoError(t, err)
+		require.Equal(t, tc.holds, resp.Succeeded, "every key under %q holds %q", tc.prefix, tc.value)
+	}
+	require.NoError(t, c.Update(ctx, p+"value/a;b;c;/third", []byte("2"), false))
+	resp, err = tx.Txn(ctx, kvstore.Txn{If: []kvstore.Cmp{kvstore.CmpPrefixValue(p+"value/a;b;c;/", []byte("1"))}})
+	require.NoError(t, err)
+	require.False(t, resp.Succeeded, "one key with another value fails it")
 }
 
 func testTxnRevisions(t *testing.T, b Backend) {
