@@ -38,7 +38,7 @@ type Case struct {
 }
 
 // RunConformance runs every conformance case against b, one subtest per
-// group (kv, lease, lock, watch) and case. A backend that passes behaves
+// group (kv, lease, lock, watch, txn) and case. A backend that passes behaves
 // like the etcd backend as far as code written against
 // kvstore.BackendOperations can tell.
 func RunConformance(t *testing.T, b Backend) {
@@ -50,6 +50,7 @@ func RunConformance(t *testing.T, b Backend) {
 		{"lease", leaseCases()},
 		{"lock", lockCases()},
 		{"watch", watchCases()},
+		{"txn", txnCases()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

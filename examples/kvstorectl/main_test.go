@@ -88,7 +88,7 @@ func TestExampleCtlErrors(t *testing.T) {
 	}{
 		"no command":        {nil, exitUsage, "Usage: kvstorectl"},
 		"unknown command":   {[]string{"frobnicate"}, exitUsage, `unknown command "frobnicate"`},
-		"missing argument":  {[]string{"get"}, exitUsage, "get: wrong number of arguments (usage: get KEY)"},
+		"missing argument":  {[]string{"get"}, exitUsage, "get: wrong number of arguments: got 0 (usage: get KEY)"},
 		"unknown flag":      {[]string{"put", "--nope", "k", "v"}, exitUsage, "unknown flag: --nope"},
 		"bad global flag":   {[]string{"--bogus", "get", "k"}, exitUsage, "unknown flag: --bogus"},
 		"bad option":        {[]string{"--kvstore-opt", "etcd.bogus=1", "get", "k"}, exitUsage, `unknown key "etcd.bogus"`},
