@@ -204,10 +204,7 @@ func (s *Set) Remove(key string) (known bool) {
 	if !s.remove(key) {
 		return false
 	}
-	if s.old.tags == nil && len(s.cur.tags) > minTableCap && 8*s.n < len(s.cur.tags) {
-		// Mostly empty: move into a table of a quarter the size.
-		s.startMigration(capFor(2 * s.n))
-	}
+	s.maybeShrink()
 	return true
 }
 
@@ -252,9 +249,7 @@ func (s *Set) Sweep(fn func(key string) bool) bool {
 		ok = s.sweep(fn)
 	}
 	s.listing, s.stale = false, 0
-	if s.old.tags == nil && len(s.cur.tags) > minTableCap && 8*s.n < len(s.cur.tags) {
-		s.startMigration(capFor(2 * s.n))
-	}
+	s.maybeShrink()
 	return ok
 }
 

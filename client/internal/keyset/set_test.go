@@ -170,11 +170,30 @@ func TestDeletionsGiveBackMemory(t *testing.T) {
 	}
 	s.Sweep(func(string) bool { return true })
 	chunks, slots := s.slabBytes(), len(s.cur.tags)
+	maxStep := 0
 	for i, k := range keys {
 		if i%10 != 0 {
 			require.True(t, s.Remove(k))
 		}
+		if s.old.tags != nil {
+			maxStep = max(maxStep, s.migrateStep)
+		}
 	}
+	require.Positive(t, maxStep, "the table shrank")
+	require.LessOrEqual(t, maxStep, 32, "slots moved per operation")
+	// Deleting the rest shrinks the table a quarter at a time, each move
+	// still a bounded number of slots per operation.
+	rest := &Set{}
+	for _, k := range keys[:20_000] {
+		rest.See(k)
+	}
+	for _, k := range keys[:20_000] {
+		rest.Remove(k)
+		if rest.old.tags != nil {
+			require.LessOrEqual(t, rest.migrateStep, 32, "slots moved per operation")
+		}
+	}
+	require.Zero(t, rest.forcedMigrations)
 	for range 20_000 { // lookups carry the remaining background work
 		s.See(keys[0])
 	}
@@ -200,4 +219,28 @@ func benchKeys(n int, prefix string) []string {
 		keys[i] = fmt.Sprintf("%s%08d", prefix, i)
 	}
 	return keys
+}
+
+// A resync that finds the prefix empty removes every key in one Sweep; the
+// table then shrinks a quarter at a time, never in one big move.
+func TestSweepThatEmptiesShrinksGradually(t *testing.T) {
+	var s Set
+	for _, k := range benchKeys(50_000, "k/") {
+		s.See(k)
+	}
+	s.StartList()
+	require.True(t, s.Sweep(func(string) bool { return true }))
+	require.Zero(t, s.Len())
+	require.NotNil(t, s.old.tags, "moving into a smaller table")
+	require.LessOrEqual(t, s.migrateStep, 32, "slots moved per operation")
+	for s.old.tags != nil || len(s.cur.tags) > minTableCap {
+		require.False(t, s.Remove("k/missing"))
+		s.See("k/x") // an operation that can shrink: Remove of a known key
+		s.Remove("k/x")
+		if s.old.tags != nil {
+			require.LessOrEqual(t, s.migrateStep, 32, "slots moved per operation")
+		}
+	}
+	require.Zero(t, s.forcedMigrations)
+	require.Empty(t, s.check(t))
 }

@@ -44,6 +44,16 @@ func (s *Set) grow() {
 	s.startMigration(max(minTableCap, 2*(s.n+1)))
 }
 
+// maybeShrink starts moving a table less than an eighth full into one a
+// quarter its size (or sized for twice the keys, if that is larger). Never
+// smaller than a quarter: the old table must be moved within the headroom of
+// the new one at a bounded number of slots per operation.
+func (s *Set) maybeShrink() {
+	if s.old.tags == nil && len(s.cur.tags) > minTableCap && 8*s.n < len(s.cur.tags) {
+		s.startMigration(max(capFor(2*s.n), len(s.cur.tags)/4))
+	}
+}
+
 // startMigration makes cur a new table of capacity c and the current one
 // old, to be moved over by work.
 func (s *Set) startMigration(c int) {
