@@ -9,7 +9,8 @@
 //
 //   - Keys are stored once, back to back, in byte slabs of fixed-size chunks
 //     (without the watched prefix they all share), not as a Go string each.
-//     A record costs its key's bytes plus two or three.
+//     A record costs its key's bytes plus two (a length byte more per 7
+//     bits of length beyond 127 bytes).
 //   - An open-addressing hash table of 4-byte slab addresses and 1-byte hash
 //     tags finds them: five bytes per slot, at most 7/8 of the slots in use.
 //   - Nothing is ever rebuilt in one go on the delivery path. A table that
