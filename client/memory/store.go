@@ -228,6 +228,15 @@ func (s *Store) notifyLocked(ev storeEvent) {
 	}
 }
 
+// valueOf is the value of an existing entry for a reader: never nil, so that
+// an empty value cannot be mistaken for a missing key.
+func valueOf(e *entry) []byte {
+	if v := clone(e.value); v != nil {
+		return v
+	}
+	return []byte{}
+}
+
 // clone copies b so that neither the caller nor the store can change the
 // other's bytes. Empty values come back as nil: etcd does not distinguish an
 // empty value from no value on the wire either.

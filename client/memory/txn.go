@@ -133,6 +133,8 @@ func (s *Store) holdsLocked(cmps []kvstore.Cmp) bool {
 			ok = !exists
 		case kvstore.CmpKindNoPrefix:
 			ok = !s.anyWithPrefixLocked(c.Key)
+		case kvstore.CmpKindPrefixValue:
+			ok = s.allWithPrefixHoldLocked(c.Key, c.Value)
 		}
 		if !ok {
 			return false
@@ -148,6 +150,21 @@ func (s *Store) anyWithPrefixLocked(prefix string) bool {
 		}
 	}
 	return false
+}
+
+// allWithPrefixHoldLocked reports whether some key starts with prefix and
+// every such key holds value.
+func (s *Store) allWithPrefixHoldLocked(prefix string, value []byte) bool {
+	found := false
+	for k, e := range s.kvs {
+		if strings.HasPrefix(k, prefix) {
+			if !bytes.Equal(e.value, value) {
+				return false
+			}
+			found = true
+		}
+	}
+	return found
 }
 
 // rangeLocked reads the keys under prefix in key order, at most limit of
@@ -168,9 +185,5 @@ func (s *Store) rangeLocked(prefix string, limit int) kvstore.OpResult {
 // gives an empty, non-nil Data, so that it cannot be mistaken for a missing
 // key.
 func kvOf(key string, e *entry) kvstore.KeyValue {
-	data := clone(e.value)
-	if data == nil {
-		data = []byte{}
-	}
-	return kvstore.KeyValue{Key: key, Value: kvstore.Value{Data: data, ModRevision: uint64(e.mod), LeaseID: e.lease}}
+	return kvstore.KeyValue{Key: key, Value: kvstore.Value{Data: valueOf(e), ModRevision: uint64(e.mod), LeaseID: e.lease}}
 }

@@ -56,6 +56,19 @@ func TestExampleCtlKeys(t *testing.T) {
 	require.Empty(t, out)
 }
 
+// TestCtlEmptyValue: a key holding an empty value exists; get prints an
+// empty line instead of "not found".
+func TestCtlEmptyValue(t *testing.T) {
+	p := hivetest.UniquePrefix(t)
+	code, _, stderr := ctl(t, "", "put", p+"empty", "")
+	requireOK(t, code, stderr)
+	code, out, stderr := ctl(t, "", "get", p+"empty")
+	requireOK(t, code, stderr)
+	require.Equal(t, "\n", out)
+	code, _, _ = ctl(t, "", "get", p+"missing")
+	require.Equal(t, exitFail, code)
+}
+
 func TestExampleCtlWatchLockStatus(t *testing.T) {
 	p := hivetest.UniquePrefix(t)
 	code, _, stderr := ctl(t, "", "put", p+"a", "1")

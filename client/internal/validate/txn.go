@@ -25,7 +25,7 @@ func Txn(txn kvstore.Txn, limit int) (key string, err error) {
 	}
 	for _, c := range txn.If {
 		switch c.Kind {
-		case kvstore.CmpKindNoPrefix:
+		case kvstore.CmpKindNoPrefix, kvstore.CmpKindPrefixValue:
 		case kvstore.CmpKindValue, kvstore.CmpKindModRevision, kvstore.CmpKindMissing:
 			if c.Key == "" {
 				return "", kvstore.ErrEmptyKey
