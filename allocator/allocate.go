@@ -38,10 +38,13 @@ func (a *Allocator) Allocate(ctx context.Context, key string) (id ID, isNew, fir
 		return NoID, false, false, err
 	}
 	lk := a.acquire(key)
-	lk.mu.Lock()
+	if err := lk.lock(ctx); err != nil {
+		a.abandon(key, lk)
+		return NoID, false, false, fmt.Errorf("waiting for another call on %q: %w", key, err)
+	}
 	defer func() {
 		refs := lk.refs
-		lk.mu.Unlock()
+		lk.unlock()
 		a.done(key, lk, refs)
 	}()
 	if lk.refs > 0 {
@@ -79,10 +82,13 @@ func (a *Allocator) Release(ctx context.Context, key string) (lastUse bool, err 
 		return false, err
 	}
 	lk := a.acquire(key)
-	lk.mu.Lock()
+	if err := lk.lock(ctx); err != nil {
+		a.abandon(key, lk)
+		return false, fmt.Errorf("waiting for another call on %q: %w", key, err)
+	}
 	defer func() {
 		refs := lk.refs
-		lk.mu.Unlock()
+		lk.unlock()
 		a.done(key, lk, refs)
 	}()
 	if lk.refs == 0 {

@@ -50,16 +50,6 @@ type Allocator struct {
 	wg       sync.WaitGroup
 }
 
-// localKey is this node's use of one key. mu serialises the calls for the
-// key; users counts callers holding or waiting for the entry, so that it
-// is dropped only when nobody needs it.
-type localKey struct {
-	mu    sync.Mutex
-	id    ID
-	refs  int
-	users int // guarded by Allocator.mu
-}
-
 // NewAllocator returns an Allocator on b. It validates the options (a
 // clear error for min > max, an empty range, a nil b) and starts the watch
 // of the master keys; WaitForInitialSync waits for its first list.
@@ -217,10 +207,10 @@ func (a *Allocator) localID(key string) ID {
 	a.mu.Lock()
 	lk := a.local[key]
 	a.mu.Unlock()
-	if lk == nil || !lk.mu.TryLock() {
+	if lk == nil || !lk.tryLock() {
 		return NoID
 	}
-	defer lk.mu.Unlock()
+	defer lk.unlock()
 	if lk.refs > 0 {
 		return lk.id
 	}
@@ -233,7 +223,7 @@ func (a *Allocator) acquire(key string) *localKey {
 	defer a.mu.Unlock()
 	lk := a.local[key]
 	if lk == nil {
-		lk = &localKey{}
+		lk = newLocalKey()
 		a.local[key] = lk
 	}
 	lk.users++

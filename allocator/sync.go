@@ -86,19 +86,30 @@ func (a *Allocator) syncLocalKeys(ctx context.Context) {
 	}
 }
 
+// syncCallTimeout bounds each store call of the periodic sync and of the
+// lease-expiry re-creation. They hold the key's entry, so a call stuck in a
+// leader election must not make Allocate and Release of that key wait for
+// long (those give up at their own deadline in any case).
+const syncCallTimeout = 10 * time.Second
+
 // syncKey re-creates the keys of key if this node holds it. It holds the
 // key's entry so that a concurrent Release does not see its slave key
 // re-created behind it.
 func (a *Allocator) syncKey(ctx context.Context, key string, reliablyMissing bool) {
 	lk := a.acquire(key)
-	lk.mu.Lock()
+	if err := lk.lock(ctx); err != nil {
+		a.abandon(key, lk)
+		return
+	}
 	refs, id := lk.refs, lk.id
 	if refs > 0 {
-		if err := a.backend.UpdateKey(ctx, id, key, reliablyMissing); err != nil && ctx.Err() == nil {
+		cctx, cancel := context.WithTimeout(ctx, syncCallTimeout)
+		if err := a.backend.UpdateKey(cctx, id, key, reliablyMissing); err != nil && ctx.Err() == nil {
 			a.log.WithError(err).WithField("key", key).Warning("Unable to re-create the keys of a local key")
 		}
+		cancel()
 	}
-	lk.mu.Unlock()
+	lk.unlock()
 	a.done(key, lk, refs)
 }
 
@@ -106,10 +117,16 @@ func (a *Allocator) syncKey(ctx context.Context, key string, reliablyMissing boo
 // failed Release, unless the key is held again.
 func (a *Allocator) retryRelease(ctx context.Context, key string, id ID) {
 	lk := a.acquire(key)
-	lk.mu.Lock()
+	if err := lk.lock(ctx); err != nil {
+		a.abandon(key, lk)
+		return
+	}
 	refs := lk.refs
 	if refs == 0 {
-		if err := a.backend.Release(ctx, id, key); err != nil {
+		cctx, cancel := context.WithTimeout(ctx, syncCallTimeout)
+		err := a.backend.Release(cctx, id, key)
+		cancel()
+		if err != nil {
 			if ctx.Err() == nil {
 				a.log.WithError(err).WithField("key", key).Warning("Unable to delete the slave key of a released key; retrying at the next sync")
 			}
@@ -119,7 +136,7 @@ func (a *Allocator) retryRelease(ctx context.Context, key string, id ID) {
 			a.mu.Unlock()
 		}
 	}
-	lk.mu.Unlock()
+	lk.unlock()
 	a.done(key, lk, refs)
 }
 

@@ -98,6 +98,7 @@ func (d *demo) run(ctx context.Context, p demoParams) error {
 		{"keys", d.keys},
 		{"watch", d.watch},
 		{"lock", d.lock},
+		{"ids", d.ids},
 	}
 	if d.opts.users {
 		um, err := p.Users.Await(ctx)

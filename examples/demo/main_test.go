@@ -25,6 +25,9 @@ func TestExampleDemoEmbeddedEtcd(t *testing.T) {
 		"watch  demo/watched/\n         create demo/watched/a = \"1\"\n         listDone\n" +
 			"         create demo/watched/b = \"2\"\n         modify demo/watched/a = \"3\"\n         delete demo/watched/b\n",
 		"lock   demo/lock held (lock key demo/lock/",
+		"ids    k8s:app=web; -> ID ",
+		"         again -> ID ",
+		"         released (last use)\n",
 		"users  demo-user present with roles [demo-reader]",
 		"status: Ok: etcd",
 		"done\n",
