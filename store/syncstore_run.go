@@ -164,8 +164,17 @@ func refusedBeforeSending(err error) bool {
 		errors.Is(err, kvstore.ErrInvalidTxn)
 }
 
+// writeTimeout bounds one write. A write in flight when the server lost its
+// leader would otherwise wait for as long as Run lives; bounded, it fails,
+// its keys are retried with backoff, and the store converges soon after the
+// cluster heals. A retried write is harmless: puts are idempotent and a
+// delete of a missing key is not an error.
+const writeTimeout = 10 * time.Second
+
 // write sends b: one transaction, or one single write without transactions.
 func (s *syncStore) write(ctx context.Context, b *batch) error {
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
 	if s.txn != nil {
 		_, err := s.txn.Txn(ctx, kvstore.Txn{Then: b.ops})
 		return err
