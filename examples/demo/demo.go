@@ -12,6 +12,7 @@ import (
 
 	"github.com/cilium/hive"
 	"github.com/cilium/hive/cell"
+	"github.com/sirupsen/logrus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/hivekv/kvstore"
@@ -34,6 +35,7 @@ type demoParams struct {
 
 	Lifecycle  cell.Lifecycle
 	Shutdowner hive.Shutdowner
+	Log        logrus.FieldLogger
 	KV         promise.Promise[kvstore.BackendOperations]
 	Users      promise.Promise[kvstore.BackendOperationsUserMgmt]
 }
@@ -48,7 +50,7 @@ func registerDemo(p demoParams, opts *demoOptions, out io.Writer) {
 		OnStart: func(cell.HookContext) error {
 			go func() {
 				defer close(done)
-				d := &demo{out: out, opts: opts}
+				d := &demo{out: out, opts: opts, log: p.Log}
 				if err := d.run(ctx, p); err != nil {
 					p.Shutdowner.Shutdown(hive.ShutdownWithError(err))
 					return
@@ -76,6 +78,7 @@ func registerDemo(p demoParams, opts *demoOptions, out io.Writer) {
 type demo struct {
 	out  io.Writer
 	opts *demoOptions
+	log  logrus.FieldLogger
 	kv   kvstore.BackendOperations
 }
 
@@ -99,6 +102,7 @@ func (d *demo) run(ctx context.Context, p demoParams) error {
 		{"watch", d.watch},
 		{"lock", d.lock},
 		{"ids", d.ids},
+		{"store", d.store},
 	}
 	if d.opts.users {
 		um, err := p.Users.Await(ctx)

@@ -28,6 +28,9 @@ func TestExampleDemoEmbeddedEtcd(t *testing.T) {
 		"ids    k8s:app=web; -> ID ",
 		"         again -> ID ",
 		"         released (last use)\n",
+		"store  demo/store/nodes/ written, synced marker cilium/synced/demo/demo/store/nodes\n" +
+			"         reader: update node1 = \"10.0.0.1\"\n         reader: update node2 = \"10.0.0.2\"\n" +
+			"         reader synced\n         reader: delete node2\n         reader holds 1 key(s)\n",
 		"users  demo-user present with roles [demo-reader]",
 		"status: Ok: etcd",
 		"done\n",
