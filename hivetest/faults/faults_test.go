@@ -1,0 +1,76 @@
+package faults
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hivekv/kvstore/hivetest"
+)
+
+var (
+	seedFlag = flag.Int64("faults.seed", 1, "seed of the first run of each scenario; run i uses seed+i")
+	runsFlag = flag.Int("faults.runs", 3, "runs per scenario (make faults: 100)")
+	outFlag  = flag.String("faults.out", "", "directory for porcupine visualisations of failing runs (default: $TMPDIR/hivekv-faults)")
+)
+
+// TestMain checks for goroutines left behind once every cluster is closed.
+func TestMain(m *testing.M) { hivetest.Main(m, false) }
+
+func outDir() string {
+	if *outFlag != "" {
+		return *outFlag
+	}
+	return filepath.Join(os.TempDir(), "hivekv-faults")
+}
+
+// TestFaults runs every registered scenario -faults.runs times with seeds
+// -faults.seed, -faults.seed+1, ... Each scenario shares one 3-member
+// cluster between its runs; every run uses its own key prefix. Replay a
+// failing run with -run 'TestFaults/<scenario>$' -faults.seed=<seed>
+// -faults.runs=1.
+func TestFaults(t *testing.T) {
+	var summary []string
+	for _, s := range Scenarios() {
+		t.Run(s.Name, func(t *testing.T) {
+			kit := NewKit(t, 3)
+			var ops, unknown, violations int
+			for i := range *runsFlag {
+				seed := *seedFlag + int64(i)
+				res := RunOnce(t.Context(), kit, s, seed, Options{OutDir: outDir()})
+				if res.Err != nil {
+					t.Fatalf("%s seed %d: run broken: %v", s.Name, seed, res.Err)
+				}
+				ops += res.Ops
+				unknown += res.Unknown
+				for _, v := range res.Violations {
+					violations++
+					t.Errorf("%s seed %d (replay: -run 'TestFaults/%s$' -faults.seed=%d -faults.runs=1): %v",
+						s.Name, seed, s.Name, seed, v)
+				}
+			}
+			line := fmt.Sprintf("| %s | %d | %d | %d | %d |", s.Name, *runsFlag, ops, unknown, violations)
+			summary = append(summary, line)
+			t.Logf("faults: scenario=%s runs=%d ops=%d unknown=%d violations=%d", s.Name, *runsFlag, ops, unknown, violations)
+		})
+	}
+	t.Logf("\n| scenario | runs | operations checked | of them outcome unknown | violations |\n|---|---|---|---|---|\n%s",
+		strings.Join(summary, "\n"))
+}
+
+func TestRegisterRejectsDuplicates(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("registering leader-kill twice did not panic")
+		}
+	}()
+	Register(Scenario{Name: "leader-kill"})
+}
+
+var _ = errors.Is
+var _ = time.Second
