@@ -7,7 +7,7 @@ PKGS     ?= ./...
 # servers of different packages do not starve each other.
 TESTFLAGS ?= -race -p 2 -timeout 20m
 
-.PHONY: all demo test vet lint bench cover tidy
+.PHONY: all demo test vet lint bench cover tidy faults
 
 all: lint test
 
@@ -18,6 +18,16 @@ demo:
 ## test: vet, then every test with the race detector
 test: vet
 	$(GO) test $(TESTFLAGS) $(PKGS)
+
+## faults: the fault suite, FAULTS_RUNS seeded runs per scenario (make test
+# runs 3). FAULTS_SEED picks the first seed; failing histories are written
+# as HTML to FAULTS_OUT. See hivetest/faults.
+FAULTS_RUNS ?= 100
+FAULTS_SEED ?= 1
+FAULTS_OUT  ?= $(CURDIR)/faults-out
+faults:
+	$(GO) test -race -p 1 -count=1 -timeout 90m -v ./hivetest/faults -run '^TestFaults$$' \
+		-faults.runs=$(FAULTS_RUNS) -faults.seed=$(FAULTS_SEED) -faults.out=$(FAULTS_OUT)
 
 vet:
 	$(GO) vet $(PKGS)

@@ -1,14 +1,12 @@
 package faults
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hivekv/kvstore/hivetest"
 )
@@ -39,7 +37,7 @@ func TestFaults(t *testing.T) {
 	for _, s := range Scenarios() {
 		t.Run(s.Name, func(t *testing.T) {
 			kit := NewKit(t, 3)
-			var ops, unknown, violations int
+			var ops, unknown, lockLost, violations int
 			for i := range *runsFlag {
 				seed := *seedFlag + int64(i)
 				res := RunOnce(t.Context(), kit, s, seed, Options{OutDir: outDir()})
@@ -48,18 +46,19 @@ func TestFaults(t *testing.T) {
 				}
 				ops += res.Ops
 				unknown += res.Unknown
+				lockLost += res.LockLost
 				for _, v := range res.Violations {
 					violations++
 					t.Errorf("%s seed %d (replay: -run 'TestFaults/%s$' -faults.seed=%d -faults.runs=1): %v",
 						s.Name, seed, s.Name, seed, v)
 				}
 			}
-			line := fmt.Sprintf("| %s | %d | %d | %d | %d |", s.Name, *runsFlag, ops, unknown, violations)
+			line := fmt.Sprintf("| %s | %d | %d | %d | %d | %d |", s.Name, *runsFlag, ops, unknown, lockLost, violations)
 			summary = append(summary, line)
-			t.Logf("faults: scenario=%s runs=%d ops=%d unknown=%d violations=%d", s.Name, *runsFlag, ops, unknown, violations)
+			t.Logf("faults: scenario=%s runs=%d ops=%d unknown=%d lock-lost=%d violations=%d", s.Name, *runsFlag, ops, unknown, lockLost, violations)
 		})
 	}
-	t.Logf("\n| scenario | runs | operations checked | of them outcome unknown | violations |\n|---|---|---|---|---|\n%s",
+	t.Logf("\n| scenario | runs | operations checked | outcome unknown | fenced ops refused | violations |\n|---|---|---|---|---|---|\n%s",
 		strings.Join(summary, "\n"))
 }
 
@@ -71,6 +70,3 @@ func TestRegisterRejectsDuplicates(t *testing.T) {
 	}()
 	Register(Scenario{Name: "leader-kill"})
 }
-
-var _ = errors.Is
-var _ = time.Second

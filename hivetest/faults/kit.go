@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -85,12 +86,21 @@ func (k *Kit) ClientOptions() map[string]string {
 	}
 }
 
+// ClientLogEnv, when set, sends the logs of the clients under test to
+// stderr, for replaying a failing seed.
+const ClientLogEnv = "HIVEKV_FAULTS_CLIENT_LOG"
+
 // ExtraOptions are the short timings NewClient uses so that faults show
 // within a run: lock lease 3 s, status probes 1 s, fast reconnects, and a
-// logger that discards (clients log every fault at warning level).
+// logger that discards (clients log every fault at warning level)
+// unless ClientLogEnv is set.
 func ExtraOptions() *kvstore.ExtraOptions {
 	quiet := logrus.New()
 	quiet.SetOutput(io.Discard)
+	if os.Getenv(ClientLogEnv) != "" {
+		quiet.SetOutput(os.Stderr)
+		quiet.SetLevel(logrus.InfoLevel)
+	}
 	return &kvstore.ExtraOptions{
 		DialOption:             hivetest.FastReconnectDialOptions(),
 		LockLeaseTTL:           3 * time.Second,

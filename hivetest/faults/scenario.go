@@ -151,6 +151,8 @@ type Result struct {
 	// Ops is the number of operations checked for linearizability;
 	// Unknown how many of them had an unknown outcome.
 	Ops, Unknown int
+	// LockLost is how many fenced operations reported the lock lost.
+	LockLost int
 	// Violations are the invariants the run broke, each wrapping
 	// ErrViolation (or ErrInconclusive).
 	Violations []error
@@ -215,8 +217,11 @@ func RunOnce(ctx context.Context, kit *Kit, s Scenario, seed int64, opts Options
 	ops := r.Rec.Ops()
 	for _, op := range porcupineHistory(ops) {
 		res.Ops++
-		if op.Output.(Output).Outcome == Unknown {
+		switch out := op.Output.(Output); {
+		case out.Outcome == Unknown:
 			res.Unknown++
+		case out.LockLost:
+			res.LockLost++
 		}
 	}
 	html := filepath.Join(opts.OutDir, fmt.Sprintf("%s-seed%d.html", s.Name, seed))
