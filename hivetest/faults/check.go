@@ -1,11 +1,14 @@
 package faults
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -38,10 +41,43 @@ func CheckLinearizable(ops []Op, timeout time.Duration, htmlPath string) error {
 			where = fmt.Sprintf("not written: %v", err)
 		} else if err := porcupine.VisualizePath(Model, info, htmlPath); err != nil {
 			where = fmt.Sprintf("not written: %v", err)
+		} else if err := writeOps(strings.TrimSuffix(htmlPath, ".html")+".json", ops); err == nil {
+			where += " (recorded operations: .json beside it)"
 		}
 	}
 	return fmt.Errorf("%w: history of %d operations is not linearizable; visualisation: %s",
 		ErrViolation, len(hist), where)
+}
+
+// writeOps saves the recorded history as JSON, one operation per line, so
+// that a failing history can be rechecked (ReadOps) after a model change.
+func writeOps(path string, ops []Op) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	for _, op := range ops {
+		if err := enc.Encode(op); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
+}
+
+// ReadOps loads a history saved beside a failing run's visualisation.
+func ReadOps(path string) ([]Op, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var ops []Op
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for dec.More() {
+		var op Op
+		if err := dec.Decode(&op); err != nil {
+			return nil, fmt.Errorf("faults: %s: %w", path, err)
+		}
+		ops = append(ops, op)
+	}
+	return ops, nil
 }
 
 // writesValue reports whether op may have left in.Value in its key: a write
@@ -153,7 +189,7 @@ func CheckFencing(ops []Op) error {
 	}
 	var errs []error
 	for _, op := range ops {
-		if !op.Input.Kind.fenced() || op.Output.Outcome != OK || op.Output.LockLost {
+		if !op.Input.Kind.fenced() || op.Output.Outcome != OK || op.Output.LockLost || existingKeyAnswer(op.Input, op.Output) {
 			continue
 		}
 		var mine *Op

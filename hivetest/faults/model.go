@@ -56,6 +56,8 @@ func (s state) withHolder(h string) state { return state{kv: s.kv, holder: h} }
 // while its token was the holder: a superseded holder's fenced write that
 // succeeds is a violation. A fenced operation may always report the lock
 // lost (leases expire at any time); the holder then holds no more.
+// CreateOnlyIfLocked answering "exists" (false, nil) needs no fence, see
+// existingKeyAnswer.
 var Model = porcupine.Model{
 	Partition:         partitionByKey,
 	Init:              func() any { return state{} },
@@ -93,6 +95,10 @@ func step(s state, in Input, out Output) (bool, state) {
 			return true, s
 		}
 		if s.holder != in.Lock {
+			if existingKeyAnswer(in, out) {
+				_, found := s.kv[in.Key]
+				return found, s
+			}
 			// Only an operation that may never have run can be placed
 			// here: at this point the server refuses it.
 			return unknown, s
@@ -118,6 +124,16 @@ func step(s state, in Input, out Output) (bool, state) {
 		return unknown || out.Wrote, s.with(in.Key, in.Value)
 	}
 	return false, s
+}
+
+// existingKeyAnswer reports whether out is CreateOnlyIfLocked's "the key
+// exists" answer. The contract (kvstore.BackendOperations, as in the
+// reference) gives it whether or not the lock is still held: the key's
+// absence and the fence are one condition, and when it fails the
+// transaction reads the key to tell which part failed, reporting the lock
+// lost only if the key is absent. So it is a fence-free read of "exists".
+func existingKeyAnswer(in Input, out Output) bool {
+	return in.Kind == KindCreateOnlyIfLocked && out.Outcome == OK && !out.LockLost && !out.Wrote
 }
 
 // partitionByKey checks each key on its own: a history is linearizable if

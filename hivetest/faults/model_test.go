@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -118,6 +119,22 @@ func TestModel(t *testing.T) {
 			op(0, Input{Kind: KindUnlock, Lock: "p/a@5"}, okOut, 2, 3),
 			op(0, Input{Kind: KindGetIfLocked, Key: "k", Lock: "p/a@5"}, get("k", ""), 4, 5),
 		}, false},
+		{"CreateOnlyIfLocked of a superseded holder may report an existing key", []Op{
+			op(0, lockIn("p/a@5"), okOut, 0, 1),
+			op(0, fencedUpd("k", "a", "p/a@5"), okOut, 2, 3),
+			op(1, lockIn("p/b@9"), okOut, 10, 11),
+			op(0, Input{Kind: KindCreateOnlyIfLocked, Key: "k", Value: "c", Lock: "p/a@5"}, wrote(false), 14, 15),
+		}, true},
+		{"CreateOnlyIfLocked of a superseded holder reports an absent key as existing", []Op{
+			op(0, lockIn("p/a@5"), okOut, 0, 1),
+			op(1, lockIn("p/b@9"), okOut, 10, 11),
+			op(0, Input{Kind: KindCreateOnlyIfLocked, Key: "k", Value: "c", Lock: "p/a@5"}, wrote(false), 14, 15),
+		}, false},
+		{"CreateOnlyIfLocked of a superseded holder creates", []Op{
+			op(0, lockIn("p/a@5"), okOut, 0, 1),
+			op(1, lockIn("p/b@9"), okOut, 10, 11),
+			op(0, Input{Kind: KindCreateOnlyIfLocked, Key: "k", Value: "c", Lock: "p/a@5"}, wrote(true), 14, 15),
+		}, false},
 		{"fenced write with unknown outcome after the lock was lost", []Op{
 			op(0, lockIn("p/a@5"), okOut, 0, 1),
 			op(1, lockIn("p/b@9"), okOut, 2, 3),
@@ -137,6 +154,9 @@ func TestModel(t *testing.T) {
 			fi, statErr := os.Stat(html)
 			require.NoError(t, statErr, "the visualisation is written")
 			require.NotZero(t, fi.Size())
+			saved, err := ReadOps(strings.TrimSuffix(html, ".html") + ".json")
+			require.NoError(t, err)
+			require.Equal(t, tc.ops, saved, "the history is saved for rechecking")
 		})
 	}
 }
@@ -186,6 +206,9 @@ func TestCheckFencing(t *testing.T) {
 	require.ErrorContains(t, err, "after worker 1 acquired the lock as p/b@9")
 
 	ops[2].Output = Output{LockLost: true}
+	require.NoError(t, CheckFencing(ops))
+	// "The key exists" needs no fence (see existingKeyAnswer).
+	ops[2].Input.Kind, ops[2].Output = KindCreateOnlyIfLocked, wrote(false)
 	require.NoError(t, CheckFencing(ops))
 	// Overlapping acquisitions say nothing about who came first.
 	ops[2].Output = okOut
