@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hivekv/kvstore/hivetest"
 )
@@ -40,7 +41,10 @@ func TestFaults(t *testing.T) {
 			var ops, unknown, lockLost, violations int
 			for i := range *runsFlag {
 				seed := *seedFlag + int64(i)
+				start := time.Now()
 				res := RunOnce(t.Context(), kit, s, seed, Options{OutDir: outDir()})
+				t.Logf("seed %d: %d ops (%d unknown, %d lock lost), %d violations, %s",
+					seed, res.Ops, res.Unknown, res.LockLost, len(res.Violations), time.Since(start).Round(time.Millisecond))
 				if res.Err != nil {
 					t.Fatalf("%s seed %d: run broken: %v", s.Name, seed, res.Err)
 				}

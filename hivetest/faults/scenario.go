@@ -169,12 +169,19 @@ type Options struct {
 	CheckTimeout time.Duration
 }
 
+// runTimeout bounds one run, checks included.
+const runTimeout = 3 * time.Minute
+
 // RunOnce runs scenario s with seed on kit and checks every invariant.
 func RunOnce(ctx context.Context, kit *Kit, s Scenario, seed int64, opts Options) Result {
 	res := Result{Scenario: s.Name, Seed: seed}
 	if opts.CheckTimeout == 0 {
 		opts.CheckTimeout = time.Minute
 	}
+	// A run lasts seconds; this only stops a cluster that never heals
+	// from hanging the whole suite.
+	ctx, cancel := context.WithTimeout(ctx, runTimeout)
+	defer cancel()
 	snap := TakeLeakSnapshot()
 	r := &Run{
 		Scenario: s.Name,
