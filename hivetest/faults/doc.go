@@ -23,8 +23,14 @@
 //     visualisation and the path is named in the failure.
 //   - Scenario: a seeded run of a workload under a fault schedule. The
 //     built-in scenarios are registered by this package; other packages
-//     (allocator, store) add theirs with Register and add invariants with
-//     their scenario's Check.
+//     (allocator, store) add theirs with Register, with their own
+//     invariants in Scenario.Invariants.
+//
+// Running: go test ./hivetest/faults runs every scenario three times (the
+// smoke of make test); make faults runs each 100 times (FAULTS_RUNS). The
+// test flags -faults.seed, -faults.runs and -faults.out pick the first
+// seed, the number of runs and where failing histories are written; a
+// failing run prints the command that replays it.
 //
 // What "pause" means here: a paused member is stopped gracefully (its data
 // and ports are kept, nothing acknowledged is lost) and its client proxy
