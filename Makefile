@@ -7,7 +7,7 @@ PKGS     ?= ./...
 # servers of different packages do not starve each other.
 TESTFLAGS ?= -race -p 2 -timeout 20m
 
-.PHONY: all demo test vet lint bench cover tidy fuzz-smoke
+.PHONY: all demo test vet lint bench cover tidy fuzz-smoke faults
 
 all: lint test
 
@@ -34,6 +34,16 @@ fuzz-smoke:
 		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done
+
+## faults: the fault suite, FAULTS_RUNS seeded runs per scenario (make test
+# runs 3). FAULTS_SEED picks the first seed; failing histories are written
+# as HTML to FAULTS_OUT. See hivetest/faults.
+FAULTS_RUNS ?= 100
+FAULTS_SEED ?= 1
+FAULTS_OUT  ?= $(CURDIR)/faults-out
+faults:
+	$(GO) test -race -p 1 -count=1 -timeout 90m -v ./hivetest/faults -run '^TestFaults$$' \
+		-faults.runs=$(FAULTS_RUNS) -faults.seed=$(FAULTS_SEED) -faults.out=$(FAULTS_OUT)
 
 vet:
 	$(GO) vet $(PKGS)

@@ -1,0 +1,48 @@
+// Package faults is a fault suite for kvstore clients: it runs an embedded
+// etcd cluster from hivetest, puts a TCP proxy in front of every member's
+// client port, injects faults while workers drive a client, records every
+// operation with its outcome, and lets checkers decide whether the history
+// is correct.
+//
+// The pieces, each usable on its own:
+//
+//   - Kit: the cluster behind per-member proxies plus the faults — kill and
+//     restart a member, pause and resume one, cut, delay or blackhole the
+//     client traffic of a member (a partition as the client sees it),
+//     compact the store, revoke a lease.
+//   - Recorder: wraps a kvstore.BackendOperations and records call time,
+//     return time, arguments, result and error of every operation. An
+//     operation that failed after its request may have reached the server
+//     is recorded with an unknown outcome; only errors raised before
+//     anything was sent count as "did not happen".
+//   - Model / Check: a porcupine model of the key-value operations and of
+//     the lock fence, and the invariants checked after every run
+//     (linearizable history, no acknowledged write lost, no fenced write of
+//     a superseded lock holder, watchers converge on ListPrefix, no leaked
+//     goroutine). A failing history is written as porcupine's HTML
+//     visualisation and the path is named in the failure.
+//   - Scenario: a seeded run of a workload under a fault schedule. The
+//     built-in scenarios are registered by this package; other packages
+//     (allocator, store) add theirs with Register, with their own
+//     invariants in Scenario.Invariants.
+//
+// Running: go test ./hivetest/faults runs every scenario three times (the
+// smoke of make test); make faults runs each 100 times (FAULTS_RUNS). The
+// test flags -faults.seed, -faults.runs and -faults.out pick the first
+// seed, the number of runs and where failing histories are written; a
+// failing run prints the command that replays it.
+//
+// What "pause" means here: a paused member is stopped gracefully (its data
+// and ports are kept, nothing acknowledged is lost) and its client proxy
+// holds every connection without forwarding a byte, so clients see a member
+// that hangs rather than one that refuses connections. Resume restarts it
+// and lets the traffic through again. Peer traffic between members is not
+// proxied, so a partition in this package is always a partition between the
+// client and some members; the members themselves keep talking, and losing
+// the quorum is done by stopping members (the quorum-loss scenario).
+//
+// The seed of a run fixes the workload (which operation, key and value each
+// worker issues) and the fault schedule (which member, which fault, at which
+// offset). Goroutine scheduling and network timing are not reproducible, so
+// a replayed seed reproduces the run's plan, not its exact interleaving.
+package faults

@@ -1,0 +1,87 @@
+package faults
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hivekv/kvstore/hivetest"
+)
+
+var (
+	seedFlag = flag.Int64("faults.seed", 1, "seed of the first run of each scenario; run i uses seed+i")
+	runsFlag = flag.Int("faults.runs", 3, "runs per scenario (make faults: 100)")
+	outFlag  = flag.String("faults.out", "", "directory for porcupine visualisations of failing runs (default: $TMPDIR/hivekv-faults)")
+)
+
+// TestMain checks for goroutines left behind once every cluster is closed.
+func TestMain(m *testing.M) { hivetest.Main(m, false) }
+
+func outDir() string {
+	if *outFlag != "" {
+		return *outFlag
+	}
+	return filepath.Join(os.TempDir(), "hivekv-faults")
+}
+
+// runsPerCluster is how many runs share one cluster. Every write of a run
+// stays in the members' write-ahead log until etcd's next snapshot (every
+// 100,000 entries), and a restarted member replays it: with one cluster for
+// 100 runs, member restarts took four times longer by the last runs.
+const runsPerCluster = 10
+
+// TestFaults runs every registered scenario -faults.runs times with seeds
+// -faults.seed, -faults.seed+1, ... Runs share a 3-member cluster in batches
+// of runsPerCluster; every run uses its own key prefix. Replay a failing run
+// with -run 'TestFaults/<scenario>$' -faults.seed=<seed> -faults.runs=1.
+func TestFaults(t *testing.T) {
+	var summary []string
+	for _, s := range Scenarios() {
+		t.Run(s.Name, func(t *testing.T) {
+			var ops, unknown, lockLost, violations int
+			for first := 0; first < *runsFlag; first += runsPerCluster {
+				last := min(first+runsPerCluster, *runsFlag) - 1
+				name := fmt.Sprintf("seeds-%d-%d", *seedFlag+int64(first), *seedFlag+int64(last))
+				t.Run(name, func(t *testing.T) {
+					kit := NewKit(t, 3)
+					for i := first; i <= last; i++ {
+						seed := *seedFlag + int64(i)
+						start := time.Now()
+						res := RunOnce(t.Context(), kit, s, seed, Options{OutDir: outDir()})
+						t.Logf("seed %d: %d ops (%d unknown, %d lock lost), %d violations, %s",
+							seed, res.Ops, res.Unknown, res.LockLost, len(res.Violations), time.Since(start).Round(time.Millisecond))
+						if res.Err != nil {
+							t.Fatalf("%s seed %d: run broken: %v", s.Name, seed, res.Err)
+						}
+						ops += res.Ops
+						unknown += res.Unknown
+						lockLost += res.LockLost
+						for _, v := range res.Violations {
+							violations++
+							t.Errorf("%s seed %d (replay: -run 'TestFaults/%s$' -faults.seed=%d -faults.runs=1): %v",
+								s.Name, seed, s.Name, seed, v)
+						}
+					}
+				})
+			}
+			line := fmt.Sprintf("| %s | %d | %d | %d | %d | %d |", s.Name, *runsFlag, ops, unknown, lockLost, violations)
+			summary = append(summary, line)
+			t.Logf("faults: scenario=%s runs=%d ops=%d unknown=%d lock-lost=%d violations=%d", s.Name, *runsFlag, ops, unknown, lockLost, violations)
+		})
+	}
+	t.Logf("\n| scenario | runs | operations checked | outcome unknown | fenced ops refused | violations |\n|---|---|---|---|---|---|\n%s",
+		strings.Join(summary, "\n"))
+}
+
+func TestRegisterRejectsDuplicates(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("registering leader-kill twice did not panic")
+		}
+	}()
+	Register(Scenario{Name: "leader-kill"})
+}
