@@ -7,7 +7,7 @@ PKGS     ?= ./...
 # servers of different packages do not starve each other.
 TESTFLAGS ?= -race -p 2 -timeout 20m
 
-.PHONY: all demo test vet lint bench cover tidy faults
+.PHONY: all demo test vet lint bench cover tidy fuzz-smoke faults
 
 all: lint test
 
@@ -15,9 +15,25 @@ all: lint test
 demo:
 	$(GO) run ./examples/demo
 
-## test: vet, then every test with the race detector
+## test: vet, then every test with the race detector, then a short fuzz run
 test: vet
 	$(GO) test $(TESTFLAGS) $(PKGS)
+	$(MAKE) fuzz-smoke
+
+## fuzz-smoke: fuzz each target for FUZZTIME (seeds also run in every go test)
+FUZZTIME ?= 3s
+FUZZ_TARGETS = \
+	.:FuzzGetScopeFromKeyUTF8 \
+	.:FuzzStateToCachePrefix \
+	.:FuzzBackendOptions \
+	./client/etcd:FuzzKeySet \
+	./client/etcd:FuzzEtcdConfigFile
+fuzz-smoke:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
 
 ## faults: the fault suite, FAULTS_RUNS seeded runs per scenario (make test
 # runs 3). FAULTS_SEED picks the first seed; failing histories are written

@@ -4,7 +4,7 @@ import "context"
 
 // BackendOperations is what every backend implements: the etcd client and the
 // in-memory backend used by fast unit tests. Both pass the same conformance
-// suite (hivetest.RunConformance), so code written against this interface
+// suite (conformance.Run in package hivetest/conformance), so code written against this interface
 // behaves the same on either.
 //
 // Keys are non-empty strings, values are bytes. Every method that can block
@@ -34,12 +34,16 @@ type BackendOperations interface {
 
 	// LockPath takes the lock for path: first a process-local mutex, then a
 	// distributed lock under the prefix path (the etcd key is
-	// path/<lease id hex>). It gives up after one minute or when ctx ends,
-	// leaving neither a key nor the local mutex behind. The caller must
-	// Unlock the returned locker.
+	// path/<lease id hex>). It waits only for holders and waiters of exactly
+	// path: locks on paths below it (path/sub) and above it are
+	// independent, although their keys share the prefix. It gives up after
+	// one minute or when ctx ends, leaving neither a key nor the local
+	// mutex behind. The caller must Unlock the returned locker.
 	LockPath(ctx context.Context, path string) (KVLocker, error)
 
 	// Get returns the value of key, or (nil, nil) if the key does not exist.
+	// An existing key always gives a non-nil slice, empty for an empty
+	// value, so that nil means "missing" and nothing else.
 	Get(ctx context.Context, key string) ([]byte, error)
 
 	// GetIfLocked is Get, run only while lock is still held; otherwise it
@@ -54,12 +58,16 @@ type BackendOperations interface {
 	DeleteIfLocked(ctx context.Context, key string, lock KVLocker) error
 
 	// DeletePrefix deletes every key that starts with path. An empty path
-	// deletes every key of the store.
+	// deletes every key of the store (the empty prefix means every key for
+	// every operation that takes a prefix).
 	DeletePrefix(ctx context.Context, path string) error
 
 	// Update creates or overwrites key. With lease=true the key is attached
 	// to the client's shared session lease and vanishes when the lease
-	// expires (see RegisterLeaseExpiredObserver).
+	// expires (see RegisterLeaseExpiredObserver). With lease=false a key
+	// that was on a lease leaves it, and its lease's end is no longer
+	// reported as its loss. Every write that carries a value accepts any
+	// value Update accepts.
 	Update(ctx context.Context, key string, value []byte, lease bool) error
 
 	// UpdateIfLocked is Update, run only while lock is still held;
@@ -93,8 +101,10 @@ type BackendOperations interface {
 	ListPrefixIfLocked(ctx context.Context, prefix string, lock KVLocker) (KeyValuePairs, error)
 
 	// Close stops the client's background work and releases its
-	// connection. Leases are not revoked: leased keys stay until their TTL
-	// runs out, so a restarting process does not make its keys flap.
+	// connection. Data leases are not revoked: leased keys stay until their
+	// TTL runs out, so a restarting process does not make its keys flap.
+	// Lock leases are revoked (best effort, within a second): a closed
+	// client holds no lock, and its waiters need not wait out the lock TTL.
 	// Operations after Close fail with ErrClientClosed. Close is idempotent.
 	Close()
 

@@ -5,8 +5,9 @@ import (
 	"errors"
 )
 
-// Sentinel errors. Match them with errors.Is: backends wrap them with the
-// key and the cause.
+// Sentinel errors. Match them with errors.Is: backends wrap them in an
+// *OpError naming the operation and key (ErrLockLeaseExpired from an
+// *IfLocked operation excepted, see OpError).
 var (
 	// ErrLockLeaseExpired fires when an *IfLocked operation finds that the
 	// lock is no longer held: its key was deleted or its lease expired.
@@ -16,6 +17,11 @@ var (
 	// ErrEmptyKey fires when an operation is given an empty key (or
 	// LockPath an empty path). An empty key would address the whole store.
 	ErrEmptyKey = errors.New("kvstore: empty key")
+
+	// ErrEmptyUser fires when a user-management operation is given an
+	// empty user name: etcd would refuse it, and no certificate has an
+	// empty common name.
+	ErrEmptyUser = errors.New("kvstore: empty user name")
 
 	// ErrValueTooLarge fires before sending a write whose key and value
 	// exceed the server's request size limit (1.5 MiB by default, etcd's

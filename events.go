@@ -72,14 +72,15 @@ type Watcher struct {
 	// Prefix is the watched key prefix.
 	Prefix string
 
-	stop     chan struct{}
-	stopOnce sync.Once
-	done     chan struct{}
+	stop       chan struct{}
+	stopOnce   sync.Once
+	done       chan struct{}
+	finishOnce sync.Once
 }
 
 // NewWatcher creates a watcher handle. It is meant for backend
 // implementations: the backend's goroutine sends with Emit, watches
-// Stopping, and must call Finish exactly once when it exits.
+// Stopping, and must call Finish when it exits (later calls are no-ops).
 func NewWatcher(prefix string, chanSize int) *Watcher {
 	if chanSize < 0 {
 		chanSize = 0
@@ -130,10 +131,13 @@ func (w *Watcher) Emit(ctx context.Context, ev KeyValueEvent) bool {
 	}
 }
 
-// Finish closes Events and releases Stop's callers. The backend goroutine
-// calls it exactly once, as it exits.
+// Finish closes Events and releases Stop's callers. It is for backends: the
+// goroutine that feeds the watcher calls it as it exits, after its last
+// Emit. Consumers call Stop, never Finish. A second call does nothing.
 func (w *Watcher) Finish() {
-	w.stopOnce.Do(func() { close(w.stop) })
-	close(w.Events)
-	close(w.done)
+	w.finishOnce.Do(func() {
+		w.stopOnce.Do(func() { close(w.stop) })
+		close(w.Events)
+		close(w.done)
+	})
 }

@@ -130,6 +130,14 @@ func TestWatcherFinishClosesEvents(t *testing.T) {
 	w.Stop()
 }
 
+func TestWatcherFinishTwiceIsHarmless(t *testing.T) {
+	w := kvstore.NewWatcher("p", 1)
+	w.Finish()
+	require.NotPanics(t, w.Finish)
+	require.True(t, isClosed(w.Done()))
+	w.Stop()
+}
+
 func TestWatcherStopIdempotentAndConcurrent(t *testing.T) {
 	w := kvstore.NewWatcher("p", 0)
 	sent := feed(context.Background(), w, []kvstore.KeyValueEvent{{Key: "never read"}})

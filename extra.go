@@ -4,6 +4,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/hivekv/kvstore/internal/logfallback"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc"
@@ -129,10 +130,10 @@ func (e *ExtraOptions) StatusCheckInterval(allConnected bool) time.Duration {
 }
 
 func (e *ExtraOptions) logger() logrus.FieldLogger {
-	if e == nil || e.Logger == nil {
-		return logrus.StandardLogger()
+	if e == nil {
+		return logfallback.Or(nil)
 	}
-	return e.Logger
+	return logfallback.Or(e.Logger)
 }
 
 // Log returns the logger the client should use, with a subsys field.

@@ -39,25 +39,74 @@ const (
 // scopeMaxLen bounds the scope of keys that have too few path elements.
 const scopeMaxLen = 12
 
+// scopeReplacement stands for each run of bytes of a key that is not valid
+// UTF-8 in its scope: Prometheus refuses (by panicking) label values that are
+// not valid UTF-8, while etcd keys may be any bytes.
+const scopeReplacement = "\uFFFD"
+
 // GetScopeFromKey returns the metrics scope of key: the third and fourth
 // path elements ("identities/v1" for "cilium/state/identities/v1/..."), or,
 // for keys with fewer than four elements, the first 12 bytes of the key
-// (fewer if the 12th byte would split a UTF-8 character, so that the scope
-// stays a valid Prometheus label value). It keeps metric label cardinality
-// bounded whatever the keys are.
+// (fewer if the 12th byte would split a UTF-8 character). It keeps metric
+// label cardinality bounded whatever the keys are.
+//
+// The scope is always valid UTF-8, so that it can serve as a Prometheus label
+// value: in a key that is not valid UTF-8, each run of invalid bytes becomes
+// one U+FFFD (as strings.ToValidUTF8 does) before the 12-byte cut. Valid keys
+// get the same scope as in Cilium.
 func GetScopeFromKey(key string) string {
 	parts := strings.SplitN(key, "/", 5)
 	if len(parts) >= 4 {
-		return parts[2] + "/" + parts[3]
+		return strings.ToValidUTF8(parts[2]+"/"+parts[3], scopeReplacement)
 	}
-	if len(key) <= scopeMaxLen {
-		return key
+	return validPrefix(key, scopeMaxLen)
+}
+
+// validPrefix returns the longest prefix of strings.ToValidUTF8(s,
+// scopeReplacement) that ends at a character boundary and has at most maxLen
+// bytes. It reads only as much of s as it needs, and does not allocate when
+// that part of s is valid UTF-8.
+func validPrefix(s string, maxLen int) string {
+	end := 0 // s[:end] is valid UTF-8 and at most maxLen bytes
+	for end < len(s) {
+		r, size := utf8.DecodeRuneInString(s[end:])
+		if r == utf8.RuneError && size == 1 {
+			return replacedPrefix(s, end, maxLen)
+		}
+		if end+size > maxLen {
+			break
+		}
+		end += size
 	}
-	n := scopeMaxLen
-	for n > 0 && !utf8.RuneStart(key[n]) {
-		n--
+	return s[:end]
+}
+
+// replacedPrefix is validPrefix for an s whose first invalid byte is at
+// s[valid].
+func replacedPrefix(s string, valid, maxLen int) string {
+	var b strings.Builder
+	b.Grow(maxLen)
+	b.WriteString(s[:valid])
+	inRun := false // the last thing written stands for invalid bytes
+	for i := valid; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		invalid := r == utf8.RuneError && size == 1
+		piece := s[i : i+size]
+		if invalid {
+			if inRun {
+				i += size
+				continue
+			}
+			piece = scopeReplacement
+		}
+		if b.Len()+len(piece) > maxLen {
+			break
+		}
+		b.WriteString(piece)
+		inRun = invalid
+		i += size
 	}
-	return key[:n]
+	return b.String()
 }
 
 // StateToCachePrefix maps a prefix under StatePrefix to the same prefix under

@@ -100,13 +100,69 @@ func ValidateBackendOptions(backend string, opts map[string]string) error {
 			return fmt.Errorf("%w: unknown key %q for backend %q; valid keys: %s",
 				ErrInvalidOption, k, backend, strings.Join(optionKeys(backend), ", "))
 		}
-		if spec.Validate != nil {
-			if err := spec.Validate(opts[k]); err != nil {
-				return fmt.Errorf("%w: %s=%q: %v", ErrInvalidOption, k, opts[k], err)
-			}
+		if err := spec.check(opts[k]); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// check runs the spec's validation, wording a refusal as every caller
+// reports it.
+func (s OptionSpec) check(v string) error {
+	if s.Validate == nil {
+		return nil
+	}
+	if err := s.Validate(v); err != nil {
+		return fmt.Errorf("%w: %s=%q: %v", ErrInvalidOption, s.Key, v, err)
+	}
+	return nil
+}
+
+// OptionInt returns the integer option key of opts, or def when opts does
+// not set it. Backends read their options through it (and OptionDuration),
+// so that a value is checked by the one table, OptionSpecs, with the
+// messages ValidateBackendOptions gives.
+func OptionInt(opts map[string]string, key string, def int) (int, error) {
+	v, ok := opts[key]
+	if !ok {
+		return def, nil
+	}
+	if err := checkKnown(key, v); err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s=%q: not an integer", ErrInvalidOption, key, v)
+	}
+	return n, nil
+}
+
+// OptionDuration returns the duration option key of opts, or def when opts
+// does not set it; see OptionInt.
+func OptionDuration(opts map[string]string, key string, def time.Duration) (time.Duration, error) {
+	v, ok := opts[key]
+	if !ok {
+		return def, nil
+	}
+	if err := checkKnown(key, v); err != nil {
+		return 0, err
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s=%q: not a duration (use e.g. 15s)", ErrInvalidOption, key, v)
+	}
+	return d, nil
+}
+
+// checkKnown validates v as the value of key, whichever backend owns it.
+func checkKnown(key, v string) error {
+	for _, s := range OptionSpecs {
+		if s.Key == key {
+			return s.check(v)
+		}
+	}
+	return fmt.Errorf("%w: unknown key %q", ErrInvalidOption, key)
 }
 
 func isKnownBackend(name string) bool {

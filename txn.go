@@ -68,6 +68,9 @@ const (
 	// CmpKindNoPrefix holds when no key starts with Key (used as a
 	// prefix). An empty prefix means every key of the store.
 	CmpKindNoPrefix
+	// CmpKindPrefixValue holds when at least one key starts with Key (used
+	// as a prefix) and every such key holds exactly Value.
+	CmpKindPrefixValue
 )
 
 // Cmp is one comparison of a Txn. Build it with the Cmp* constructors.
@@ -94,6 +97,13 @@ func CmpMissing(key string) Cmp { return Cmp{Kind: CmpKindMissing, Key: key} }
 
 // CmpNoPrefix holds when no key starts with prefix.
 func CmpNoPrefix(prefix string) Cmp { return Cmp{Kind: CmpKindNoPrefix, Key: prefix} }
+
+// CmpPrefixValue holds when some key starts with prefix and every key that
+// does holds exactly value (as etcd compares a value over a key range: an
+// empty range never holds).
+func CmpPrefixValue(prefix string, value []byte) Cmp {
+	return Cmp{Kind: CmpKindPrefixValue, Key: prefix, Value: value}
+}
 
 // OpKind says what an Op does.
 type OpKind uint8

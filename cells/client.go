@@ -13,6 +13,7 @@ import (
 	"github.com/hivekv/kvstore"
 	"github.com/hivekv/kvstore/client"
 	"github.com/hivekv/kvstore/config"
+	"github.com/hivekv/kvstore/internal/background"
 	"github.com/hivekv/kvstore/promise"
 )
 
@@ -113,8 +114,7 @@ type connector struct {
 	shutdowner hive.Shutdowner
 	resolver   promise.Resolver[kvstore.BackendOperations]
 
-	cancel context.CancelFunc
-	done   chan struct{} // closed when run returned
+	jobs background.Jobs // runs connect until Stop
 
 	mu     sync.Mutex
 	client kvstore.BackendOperations // set once NewClient returned one
@@ -124,16 +124,22 @@ type connector struct {
 // can take up to --kvstore-connectivity-timeout, and hive's start timeout
 // would otherwise decide how long we may wait for the store.
 func (c *connector) Start(cell.HookContext) error {
-	// Not the hook's ctx: that one is cancelled as soon as Start returns.
-	ctx, cancel := context.WithCancel(context.Background())
-	c.cancel = cancel
-	c.done = make(chan struct{})
-	go c.run(ctx)
+	c.jobs.Start(func(ctx context.Context) {
+		c.run(ctx)
+		// The client lives until Stop, connected or not: Stop closes it
+		// once run is done with it.
+		<-ctx.Done()
+		c.mu.Lock()
+		cl := c.client
+		c.mu.Unlock()
+		if cl != nil {
+			cl.Close()
+		}
+	})
 	return nil
 }
 
 func (c *connector) run(ctx context.Context) {
-	defer close(c.done)
 	c.log.Info("Establishing connection to kvstore")
 	cl, errCh := client.NewClient(ctx, c.backend, c.opts, c.extra)
 	if cl != nil {
@@ -165,22 +171,5 @@ func (c *connector) run(ctx context.Context) {
 
 // Stop implements cell.HookInterface.
 func (c *connector) Stop(ctx cell.HookContext) error {
-	c.cancel()
-	closed := make(chan struct{})
-	go func() {
-		defer close(closed)
-		<-c.done
-		c.mu.Lock()
-		cl := c.client
-		c.mu.Unlock()
-		if cl != nil {
-			cl.Close()
-		}
-	}()
-	select {
-	case <-closed:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("closing the kvstore client: %w", ctx.Err())
-	}
+	return c.jobs.Stop(ctx, "the kvstore client")
 }

@@ -46,6 +46,8 @@ import (
 //	test/role-add NAME [PREFIX...]   create an etcd role with read-write access to PREFIXes
 //	test/users PREFIX                print the etcd users named PREFIX*: "name: role,role"
 //	test/log REGEX                   succeed if a log line so far matches REGEX (use with '*')
+//	test/etcd-keys PREFIX            print the keys under PREFIX, read straight from etcd
+//	                                 (works after hive/stop, when kvstore/* no longer do)
 //
 // When the hive cannot be populated (a bad flag value), hive/start fails
 // with the populate error, on stderr too.
@@ -120,6 +122,7 @@ func newScriptEngine(tb testing.TB, srv *hivetest.Server, args []string) *script
 	cmds["test/shutdown"] = rec.cmd()
 	cmds["test/role-add"] = roleAddCmd(tb, srv)
 	cmds["test/users"] = usersCmd(tb, srv)
+	cmds["test/etcd-keys"] = etcdKeysCmd(tb, srv)
 	cmds["test/log"] = logs.cmd()
 	return &script.Engine{
 		Cmds:             cmds,
@@ -196,6 +199,27 @@ func usersCmd(tb testing.TB, srv *hivetest.Server) script.Cmd {
 					continue // deleted meanwhile
 				}
 				fmt.Fprintf(&sb, "%s: %s\n", n, strings.Join(u.Roles, ","))
+			}
+			out := sb.String()
+			return func(*script.State) (string, string, error) { return out, "", nil }, nil
+		})
+}
+
+func etcdKeysCmd(tb testing.TB, srv *hivetest.Server) script.Cmd {
+	cli := srv.Client(tb)
+	return script.Command(
+		script.CmdUsage{Summary: "print the keys under prefix, read from etcd without the hive's client", Args: "prefix"},
+		func(s *script.State, args ...string) (script.WaitFunc, error) {
+			if len(args) != 1 {
+				return nil, script.ErrUsage
+			}
+			resp, err := cli.Get(s.Context(), args[0], clientv3.WithPrefix(), clientv3.WithKeysOnly())
+			if err != nil {
+				return nil, err
+			}
+			var sb strings.Builder
+			for _, kv := range resp.Kvs {
+				fmt.Fprintf(&sb, "%s\n", kv.Key)
 			}
 			out := sb.String()
 			return func(*script.State) (string, string, error) { return out, "", nil }, nil

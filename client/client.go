@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/client/etcd"
 	"github.com/hivekv/kvstore/client/memory"
 )
 
@@ -23,11 +24,7 @@ func NewClient(ctx context.Context, backend string, opts map[string]string, extr
 	}
 	switch backend {
 	case kvstore.EtcdBackendName:
-		c, errCh := newEtcdClient(ctx, opts, extra)
-		if c == nil {
-			return nil, errCh
-		}
-		return c, errCh
+		return etcd.New(ctx, opts, extra)
 	case kvstore.InMemoryBackendName:
 		c := memory.New(opts[kvstore.InMemoryStoreOption], extra)
 		errCh := make(chan error)

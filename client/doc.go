@@ -1,13 +1,17 @@
-// Package client holds the kvstore backends: the etcd v3 client and the
-// in-memory backend (package memory), created with NewClient from the
-// --kvstore name and --kvstore-opt map.
+// Package client creates kvstore clients by backend name: NewClient picks the
+// etcd backend (package client/etcd) or the in-memory backend (package
+// client/memory) from the --kvstore name and --kvstore-opt map, so that a
+// program chooses its store by configuration alone.
 //
-// The etcd backend adds to the raw etcd client what a control plane needs:
-// leases shared by up to 1,000 keys with expiry observers, process-local and
-// distributed locks with fenced (*IfLocked) operations, ListAndWatch that
-// never loses an update, quorum and heartbeat status checks, client-side rate
-// limiting, user management, tracing and metrics. It never links the etcd
-// server: tests get one from package hivetest.
+// It also holds what does not belong to one backend:
 //
-// Programs without hive can use the global layer: Setup, Client, Connected.
+//   - the global layer for programs without hive: Setup, Client, ClientCtx,
+//     Connected;
+//   - RunLockGC, which force-releases process-local path locks held too long
+//     by clients of either backend.
+//
+// Code shared by both backends (key and size checks, path locks, lease
+// bookkeeping, rate limiting, lease-expiry observers) lives in client/internal.
+// Neither this package nor the backends link the etcd server: tests get one
+// from package hivetest.
 package client

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hivekv/kvstore"
 	"github.com/hivekv/kvstore/client/internal/pathlock"
+	"github.com/hivekv/kvstore/internal/logfallback"
 )
 
 // StaleLock is a process-local path lock that the GC force-released.
@@ -32,9 +33,7 @@ func RunLockGC() {
 // log (nil: logrus' standard logger). It returns what it released, sorted by
 // path within each client.
 func RunLockGCWithTimeout(timeout time.Duration, log logrus.FieldLogger) []StaleLock {
-	if log == nil {
-		log = logrus.StandardLogger().WithField("subsys", "kvstore")
-	}
+	log = logfallback.OrWithSubsys(log, "kvstore")
 	stale := pathlock.RunGC(timeout)
 	out := make([]StaleLock, 0, len(stale))
 	for _, s := range stale {

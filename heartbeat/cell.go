@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/internal/background"
+	"github.com/hivekv/kvstore/internal/logfallback"
 	"github.com/hivekv/kvstore/promise"
 )
 
@@ -68,11 +70,7 @@ func registerUpdater(p params) error {
 	if interval <= 0 {
 		return fmt.Errorf("--%s must be positive, got %s", FlagInterval, interval)
 	}
-	log := p.Log
-	if log == nil {
-		log = logrus.StandardLogger()
-	}
-	u := &updater{client: p.Client, interval: interval, log: log.WithField("subsys", "kvstore-heartbeat")}
+	u := &updater{client: p.Client, interval: interval, log: logfallback.Or(p.Log).WithField("subsys", "kvstore-heartbeat")}
 	p.Lifecycle.Append(u)
 	return nil
 }
@@ -83,21 +81,13 @@ type updater struct {
 	interval time.Duration
 	log      logrus.FieldLogger
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	jobs background.Jobs
 }
 
 // Start implements cell.HookInterface. It does not block: the client may
 // take minutes to connect.
 func (u *updater) Start(cell.HookContext) error {
-	// Not the hook's ctx: hive cancels it as soon as Start returns.
-	ctx, cancel := context.WithCancel(context.Background())
-	u.cancel = cancel
-	u.done = make(chan struct{})
-	go func() {
-		defer close(u.done)
-		u.run(ctx)
-	}()
+	u.jobs.Start(u.run)
 	return nil
 }
 
@@ -116,11 +106,5 @@ func (u *updater) run(ctx context.Context) {
 
 // Stop implements cell.HookInterface.
 func (u *updater) Stop(ctx cell.HookContext) error {
-	u.cancel()
-	select {
-	case <-u.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("waiting for the heartbeat writer to stop: %w", ctx.Err())
-	}
+	return u.jobs.Stop(ctx, "the heartbeat writer")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/cilium/hive"
@@ -31,36 +32,43 @@ func newHive(t *testing.T, p promise.Promise[kvstore.BackendOperations], extra .
 
 func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
+// The cell runs on synctest's fake clock: the counts are exact, and "no
+// write after stop" covers a hundred intervals without waiting for them.
 func TestCellWritesUntilStop(t *testing.T) {
 	t.Parallel()
-	r := &recorder{}
-	resolver, p := promise.New[kvstore.BackendOperations]()
-	log, hook := logtest.NewNullLogger()
-	h := newHive(t, p, cell.Provide(func() logrus.FieldLogger { return log }))
-	flags := pflag.NewFlagSet("", pflag.ContinueOnError)
-	h.RegisterFlags(flags)
-	require.NoError(t, flags.Parse([]string{"--" + heartbeat.FlagInterval + "=10ms"}))
+	synctest.Test(t, func(t *testing.T) {
+		r := &recorder{}
+		resolver, p := promise.New[kvstore.BackendOperations]()
+		log, hook := logtest.NewNullLogger()
+		h := newHive(t, p, cell.Provide(func() logrus.FieldLogger { return log }))
+		flags := pflag.NewFlagSet("", pflag.ContinueOnError)
+		h.RegisterFlags(flags)
+		require.NoError(t, flags.Parse([]string{"--" + heartbeat.FlagInterval + "=10ms"}))
 
-	require.NoError(t, h.Start(quietLog(), t.Context()))
-	require.Zero(t, r.count(), "nothing is written before the client exists")
-	resolver.Resolve(r)
-	require.Eventually(t, func() bool { return r.count() >= 3 }, 10*time.Second, 5*time.Millisecond)
+		require.NoError(t, h.Start(quietLog(), t.Context()))
+		synctest.Wait()
+		require.Zero(t, r.count(), "nothing is written before the client exists")
+		resolver.Resolve(r)
+		time.Sleep(25 * time.Millisecond)
+		synctest.Wait()
+		require.Equal(t, 3, r.count(), "at once, then at 10 and 20 ms")
 
-	require.NoError(t, h.Stop(quietLog(), t.Context()))
-	n := r.count()
-	time.Sleep(30 * time.Millisecond) // would cover three more intervals
-	require.Equal(t, n, r.count(), "no write after stop")
+		require.NoError(t, h.Stop(quietLog(), t.Context()))
+		time.Sleep(time.Second)
+		synctest.Wait()
+		require.Equal(t, 3, r.count(), "no write after stop")
 
-	// The graph's logger was used, with the interval from the flag.
-	var started bool
-	for _, e := range hook.AllEntries() {
-		if e.Message == "Starting to update heartbeat key" {
-			started = true
-			require.Equal(t, 10*time.Millisecond, e.Data["interval"])
-			require.Equal(t, "kvstore-heartbeat", e.Data["subsys"])
+		// The graph's logger was used, with the interval from the flag.
+		var started bool
+		for _, e := range hook.AllEntries() {
+			if e.Message == "Starting to update heartbeat key" {
+				started = true
+				require.Equal(t, 10*time.Millisecond, e.Data["interval"])
+				require.Equal(t, "kvstore-heartbeat", e.Data["subsys"])
+			}
 		}
-	}
-	require.True(t, started)
+		require.True(t, started)
+	})
 }
 
 func TestCellDefaultInterval(t *testing.T) {

@@ -8,7 +8,7 @@
 // --kvstore-heartbeat-interval (default kvstore.HeartbeatWriteInterval),
 // attached to the client's lease, until the hive stops.
 //
-// The reader side lives in the etcd client (package client): it watches the
+// The reader side lives in the etcd client (package client/etcd): it watches the
 // key and fails its Status when the last update it saw, measured on its own
 // clock, is older than twice the interval. Only the arrival of updates
 // matters, never the timestamp written, so no clock synchronisation between

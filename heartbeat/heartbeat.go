@@ -7,6 +7,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/internal/logfallback"
 )
 
 // Heartbeat writes the current time (RFC 3339) to kvstore.HeartbeatPath,
@@ -16,10 +17,7 @@ import (
 // sooner would only add load to a store that is struggling. It returns
 // when ctx ends; a nil log uses logrus' standard logger.
 func Heartbeat(ctx context.Context, backend kvstore.BackendOperations, interval time.Duration, log logrus.FieldLogger) {
-	if log == nil {
-		log = logrus.StandardLogger()
-	}
-	log = log.WithField("interval", interval)
+	log = logfallback.Or(log).WithField("interval", interval)
 	log.Info("Starting to update heartbeat key")
 	t := time.NewTicker(interval)
 	defer t.Stop()

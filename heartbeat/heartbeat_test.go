@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -56,28 +57,34 @@ func (r *recorder) all() []write {
 	return append([]write(nil), r.writes...)
 }
 
+// The writer runs on synctest's fake clock: the counts are exact, and the
+// quiet period after cancel is a fact, not a hope.
 func TestHeartbeatWritesUntilCancelled(t *testing.T) {
 	t.Parallel()
-	r := &recorder{}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		heartbeat.Heartbeat(ctx, r, 10*time.Millisecond, nil)
-	}()
-	require.Eventually(t, func() bool { return r.count() >= 3 }, 10*time.Second, 5*time.Millisecond)
-	cancel()
-	<-done
-	n := r.count()
-	for _, w := range r.all() {
-		require.Equal(t, kvstore.HeartbeatPath, w.key)
-		require.True(t, w.lease, "the heartbeat goes with the writer's lease")
-		ts, err := time.Parse(time.RFC3339, w.value)
-		require.NoError(t, err, "value %q", w.value)
-		require.WithinDuration(t, w.at, ts, 2*time.Second)
-	}
-	time.Sleep(30 * time.Millisecond) // would cover three more intervals
-	require.Equal(t, n, r.count(), "no write after Heartbeat returned")
+	synctest.Test(t, func(t *testing.T) {
+		r := &recorder{}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			heartbeat.Heartbeat(ctx, r, 10*time.Millisecond, nil)
+		}()
+		time.Sleep(25 * time.Millisecond)
+		synctest.Wait()
+		require.Equal(t, 3, r.count(), "at once, then at 10 and 20 ms")
+		cancel()
+		<-done
+		for _, w := range r.all() {
+			require.Equal(t, kvstore.HeartbeatPath, w.key)
+			require.True(t, w.lease, "the heartbeat goes with the writer's lease")
+			ts, err := time.Parse(time.RFC3339, w.value)
+			require.NoError(t, err, "value %q", w.value)
+			require.WithinDuration(t, w.at, ts, 2*time.Second)
+		}
+		time.Sleep(time.Second) // a hundred intervals on the fake clock
+		synctest.Wait()
+		require.Equal(t, 3, r.count(), "no write after Heartbeat returned")
+	})
 }
 
 func TestHeartbeatLogsFailuresAndGoesOn(t *testing.T) {

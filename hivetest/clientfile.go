@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/hivekv/kvstore"
 )
 
 // ClientFileOptions is the content of a clientv3 YAML config file.
@@ -91,4 +93,16 @@ func (s *Server) ClientFileOptions() ClientFileOptions {
 func (s *Server) WriteClientConfigFile(tb testing.TB) string {
 	tb.Helper()
 	return WriteClientConfigFile(tb, s.ClientFileOptions())
+}
+
+// KVStoreOptions returns the --kvstore-opt map that connects a kvstore etcd
+// client to this server: the endpoint alone for a plain server, a client
+// config file (written under tb's temporary directory) when the server was
+// started with TLS or authentication.
+func (s *Server) KVStoreOptions(tb testing.TB) map[string]string {
+	tb.Helper()
+	if s.clientTLS != nil || s.cfg.auth {
+		return map[string]string{kvstore.EtcdOptionConfig: s.WriteClientConfigFile(tb)}
+	}
+	return map[string]string{kvstore.EtcdAddrOption: s.Endpoint()}
 }

@@ -18,7 +18,11 @@
 //   - RunWithSharedServer / SharedServer / UniquePrefix: one server shared by
 //     a whole test package, with tests isolated by key prefix.
 //   - GenerateCerts: a throw-away CA with server and client certificates.
-//   - WriteClientConfigFile: a clientv3 YAML config file pointing at a server.
+//   - WriteClientConfigFile: a clientv3 YAML config file pointing at a server;
+//     Server.KVStoreOptions: the --kvstore-opt map that reaches it.
+//   - SetupDummy / SetupDummyWithConfigOpts: a fresh global kvstore client.
+//
+// The backend conformance suite is in the subpackage hivetest/conformance.
 //
 // Production binaries must never import this package: it links the whole etcd
 // server and writes data without fsync. Only tests and the demo binary use it.

@@ -3,7 +3,6 @@ package lockgc
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/cilium/hive/cell"
@@ -11,6 +10,9 @@ import (
 
 	"github.com/hivekv/kvstore"
 	"github.com/hivekv/kvstore/client"
+	"github.com/hivekv/kvstore/client/etcd"
+	"github.com/hivekv/kvstore/internal/background"
+	"github.com/hivekv/kvstore/internal/logfallback"
 	"github.com/hivekv/kvstore/promise"
 )
 
@@ -39,10 +41,7 @@ func register(p params) error {
 	if err := p.Config.Validate(); err != nil {
 		return err
 	}
-	log := p.Log
-	if log == nil {
-		log = logrus.StandardLogger()
-	}
+	log := logfallback.Or(p.Log)
 	j := &jobs{
 		cfg:      p.Config,
 		log:      log.WithField("subsys", "lockgc"),
@@ -66,46 +65,22 @@ type jobs struct {
 	client   promise.Promise[kvstore.BackendOperations]
 	prefixes []string
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	bg background.Jobs
 }
 
 // Start implements cell.HookInterface.
 func (j *jobs) Start(cell.HookContext) error {
-	ctx, cancel := context.WithCancel(context.Background())
-	j.cancel = cancel
-	j.wg.Add(1)
-	go func() {
-		defer j.wg.Done()
-		j.runGC(ctx)
-	}()
+	loops := []func(context.Context){j.runGC}
 	if len(j.prefixes) > 0 {
-		j.wg.Add(1)
-		go func() {
-			defer j.wg.Done()
-			j.runSweep(ctx)
-		}()
+		loops = append(loops, j.runSweep)
 	}
+	j.bg.Start(loops...)
 	return nil
 }
 
 // Stop implements cell.HookInterface.
 func (j *jobs) Stop(ctx cell.HookContext) error {
-	if j.cancel == nil {
-		return nil
-	}
-	j.cancel()
-	done := make(chan struct{})
-	go func() {
-		j.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("waiting for the lock GC to stop: %w", ctx.Err())
-	}
+	return j.bg.Stop(ctx, "the lock GC")
 }
 
 // runGC releases stale local locks every GC interval until ctx ends.
@@ -134,7 +109,7 @@ func (j *jobs) runSweep(ctx context.Context) {
 		return
 	}
 	interval := j.cfg.KVStoreLockSweepInterval
-	sweeper, err := client.NewLockSweeper(backend, j.prefixes, interval, j.log)
+	sweeper, err := etcd.NewLockSweeper(backend, j.prefixes, interval, j.log)
 	if err != nil {
 		j.log.WithError(err).Error("Lock sweep disabled")
 		return

@@ -10,7 +10,7 @@
 //   - the distributed lock sweep, when --kvstore-lock-sweep-prefixes is set:
 //     every --kvstore-lock-sweep-interval, lock keys under those prefixes
 //     that held their lock unchanged across two sweeps are deleted
-//     (client.LockSweeper), so that a key whose Unlock failed while its
+//     (etcd.LockSweeper in package client/etcd), so that a key whose Unlock failed while its
 //     owner keeps the lease alive does not block every node (Cilium #9855).
 //
 // The cell needs nothing from the graph: the kvstore client promise

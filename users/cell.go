@@ -13,6 +13,8 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/internal/background"
+	"github.com/hivekv/kvstore/internal/logfallback"
 	"github.com/hivekv/kvstore/promise"
 )
 
@@ -43,11 +45,7 @@ func registerSync(p params) error {
 	if err := p.Config.Validate(); err != nil {
 		return fmt.Errorf("kvstore users configuration: %w", err)
 	}
-	log := p.Log
-	if log == nil {
-		log = logrus.StandardLogger()
-	}
-	log = log.WithFields(logrus.Fields{"subsys": "kvstore-users", "file": p.Config.KVStoreUsersFile})
+	log := logfallback.Or(p.Log).WithFields(logrus.Fields{"subsys": "kvstore-users", "file": p.Config.KVStoreUsersFile})
 	p.Lifecycle.Append(&watcher{cfg: p.Config, kv: p.KV, users: p.Users, log: log})
 	return nil
 }
@@ -65,32 +63,22 @@ type watcher struct {
 	users promise.Promise[kvstore.BackendOperationsUserMgmt]
 	log   logrus.FieldLogger
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	jobs background.Jobs
 }
 
 // Start implements cell.HookInterface; the work runs in a goroutine, since
 // it waits for the kvstore connection.
 func (w *watcher) Start(cell.HookContext) error {
-	ctx, cancel := context.WithCancel(context.Background())
-	w.cancel, w.done = cancel, make(chan struct{})
-	go w.run(ctx)
+	w.jobs.Start(w.run)
 	return nil
 }
 
 // Stop implements cell.HookInterface.
 func (w *watcher) Stop(ctx cell.HookContext) error {
-	w.cancel()
-	select {
-	case <-w.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("stopping the users file sync: %w", ctx.Err())
-	}
+	return w.jobs.Stop(ctx, "the users file sync")
 }
 
 func (w *watcher) run(ctx context.Context) {
-	defer close(w.done)
 	kv, err := w.kv.Await(ctx)
 	if err == nil {
 		var um kvstore.BackendOperationsUserMgmt

@@ -3,11 +3,12 @@ package memory_test
 import (
 	"testing"
 
-	"github.com/hivekv/kvstore/hivetest"
+	"github.com/hivekv/kvstore/hivetest/conformance"
 )
 
-// The in-memory backend passes the suite the etcd backend passes (also run,
-// side by side with etcd, by the client package's TestConformance*).
+// The in-memory backend passes the suite the etcd backend passes (run for
+// etcd by package etcd's TestConformanceEtcd). This is the only place the
+// suite runs on the in-memory backend.
 func TestMemoryConformance(t *testing.T) {
-	hivetest.RunConformance(t, hivetest.InMemoryBackend())
+	conformance.Run(t, conformance.InMemoryBackend())
 }

@@ -143,10 +143,12 @@ func (m *leaseManager) TotalLeases() int {
 	return m.book.Leases()
 }
 
-// close stops granting, ends every lease for this client and starts their
-// expiry countdown in the store: the keys stay for one TTL, as on etcd when a
-// process stops without revoking.
-func (m *leaseManager) close() {
+// close stops granting and ends every lease for this client. Without revoke
+// it starts their expiry countdown in the store: the keys stay for one TTL,
+// as on etcd when a process stops without revoking (data leases). With
+// revoke the leases and their keys go at once, as the etcd backend revokes
+// its lock leases at Close.
+func (m *leaseManager) close(revoke bool) {
 	m.mu.Lock()
 	m.closed = true
 	ids := make([]int64, 0, m.book.Leases())
@@ -156,7 +158,13 @@ func (m *leaseManager) close() {
 	})
 	m.book = leasebook.New[int64, chan struct{}](kvstore.DefaultMaxKeysPerLease)
 	m.mu.Unlock()
-	m.store.orphanLeases(ids)
+	if !revoke {
+		m.store.orphanLeases(ids)
+		return
+	}
+	for _, id := range ids {
+		m.store.RevokeLease(id)
+	}
 }
 
 func leaseHex(id int64) string { return fmt.Sprintf("%x", id) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/hivekv/kvstore"
@@ -25,7 +24,7 @@ var errLockKeyGone = errors.New("lock key deleted while waiting: the lock lease 
 
 // LockPath implements kvstore.BackendOperations.
 func (c *client) LockPath(ctx context.Context, path string) (kvstore.KVLocker, error) {
-	if err := validate.Key(path); err != nil {
+	if err := validate.LockPath(path); err != nil {
 		return nil, wrapOp("lock", path, err)
 	}
 	if err := c.begin(ctx); err != nil {
@@ -100,7 +99,8 @@ func (s *Store) createLockKey(key string, lease int64) (int64, error) {
 	return s.kvs[key].create, nil
 }
 
-// waitLockTurn waits until no key under prefix was created before myRev,
+// waitLockTurn waits until no owner key of the queue prefix (see
+// pathlock.InQueue) was created before myRev,
 // waking when the key just ahead is deleted, or when our own key is (its
 // lease was revoked: waiting longer is pointless).
 func (s *Store) waitLockTurn(ctx context.Context, prefix, myKey string, myRev int64) error {
@@ -130,7 +130,7 @@ func (s *Store) lockPredecessor(prefix, myKey string, myRev int64) (ahead, mine 
 	}
 	var prev *entry
 	for k, e := range s.kvs {
-		if e.create < myRev && strings.HasPrefix(k, prefix) && (prev == nil || e.create > prev.create) {
+		if e.create < myRev && pathlock.InQueue(prefix, k) && (prev == nil || e.create > prev.create) {
 			prev = e
 		}
 	}

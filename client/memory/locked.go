@@ -62,7 +62,7 @@ func (c *client) GetIfLocked(ctx context.Context, key string, lock kvstore.KVLoc
 			return err
 		}
 		if e, ok := c.store.kvs[key]; ok {
-			value = clone(e.value)
+			value = valueOf(e)
 		}
 		return nil
 	})
@@ -92,8 +92,8 @@ func (c *client) UpdateIfLocked(ctx context.Context, key string, value []byte, l
 	if err := validate.Write(key, value, c.maxRequestBytes); err != nil {
 		return wrapOp("update-if-locked", key, err)
 	}
-	_, err := c.withLease(key, lease, func(id int64) error {
-		return c.lockedTxn(ctx, lock, func(f fence) error {
+	_, err := c.writeWithLease(key, lease, func(id int64) (bool, error) {
+		return true, c.lockedTxn(ctx, lock, func(f fence) error {
 			if err := checkHeld(f); err != nil {
 				return err
 			}
@@ -108,10 +108,9 @@ func (c *client) UpdateIfDifferentIfLocked(ctx context.Context, key string, valu
 	if err := validate.Write(key, value, c.maxRequestBytes); err != nil {
 		return false, wrapOp("update-if-different-if-locked", key, err)
 	}
-	var written bool
-	_, err := c.withLease(key, lease, func(id int64) error {
-		return c.lockedTxn(ctx, lock, func(f fence) error {
-			written = false
+	written, err := c.writeWithLease(key, lease, func(id int64) (bool, error) {
+		var written bool
+		err := c.lockedTxn(ctx, lock, func(f fence) error {
 			if err := checkHeld(f); err != nil {
 				return err
 			}
@@ -121,10 +120,8 @@ func (c *client) UpdateIfDifferentIfLocked(ctx context.Context, key string, valu
 			written = true
 			return c.store.putLocked(key, value, id)
 		})
+		return written, err
 	})
-	if err != nil {
-		written = false
-	}
 	return written, wrapOp("update-if-different-if-locked", key, err)
 }
 
@@ -135,7 +132,7 @@ func (c *client) CreateOnlyIfLocked(ctx context.Context, key string, value []byt
 	if err := validate.Write(key, value, c.maxRequestBytes); err != nil {
 		return false, wrapOp("create-if-locked", key, err)
 	}
-	created, err := c.createWithLease(key, lease, func(id int64) (bool, error) {
+	created, err := c.writeWithLease(key, lease, func(id int64) (bool, error) {
 		var created bool
 		err := c.lockedTxn(ctx, lock, func(f fence) error {
 			if _, exists := c.store.kvs[key]; exists {
@@ -154,6 +151,9 @@ func (c *client) CreateOnlyIfLocked(ctx context.Context, key string, value []byt
 
 // ListPrefixIfLocked implements kvstore.BackendOperations.
 func (c *client) ListPrefixIfLocked(ctx context.Context, prefix string, lock kvstore.KVLocker) (kvstore.KeyValuePairs, error) {
+	if err := validate.Prefix(prefix); err != nil {
+		return nil, wrapOp("list-if-locked", prefix, err)
+	}
 	var pairs kvstore.KeyValuePairs
 	err := c.lockedTxn(ctx, lock, func(f fence) error {
 		if err := checkHeld(f); err != nil {

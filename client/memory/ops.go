@@ -27,48 +27,43 @@ func (c *client) Get(ctx context.Context, key string) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e, ok := s.kvs[key]; ok {
-		return clone(e.value), nil
+		return valueOf(e), nil
 	}
 	return nil, nil
 }
 
-// withLease runs write with the lease for key (0 without lease), once more on
-// a fresh lease if the store has dropped the lease meanwhile. fresh reports
-// that the key was not attached to a lease before: a caller whose write did
-// not happen Releases it.
-func (c *client) withLease(key string, lease bool, write func(id int64) error) (fresh bool, err error) {
+// writeWithLease runs write with the lease for key (0 without lease), once
+// more on a fresh lease if the store has dropped the lease meanwhile. write
+// reports whether it wrote the key. Afterwards the lease bookkeeping matches
+// the store: a key this call attached but did not write is detached again (a
+// key attached by an earlier write stays: its loss must still be reported),
+// and a key written without lease is detached from the lease it was on. The
+// store applies all or nothing, so an error means nothing was written.
+func (c *client) writeWithLease(key string, lease bool, write func(id int64) (bool, error)) (bool, error) {
+	var (
+		wrote, fresh bool
+		err          error
+	)
 	for attempt := 0; attempt < 2; attempt++ {
 		var id int64
 		if lease {
-			if id, _, fresh, err = c.leases.attach(key); err != nil {
-				return false, err
+			var attached bool
+			if id, _, attached, err = c.leases.attach(key); err != nil {
+				break
 			}
+			fresh = fresh || attached
 		}
-		if err = write(id); !c.leases.CancelIfExpired(err, id) {
-			return fresh, err
+		if wrote, err = write(id); !c.leases.CancelIfExpired(err, id) {
+			break
 		}
 	}
-	return fresh, err
-}
-
-// createWithLease is withLease for the create-only writes: create reports
-// whether it wrote. When it did not, a key this call attached is detached
-// again, and a key attached by an earlier write stays attached (its loss
-// must still be reported to the observers).
-func (c *client) createWithLease(key string, lease bool, create func(id int64) (bool, error)) (bool, error) {
-	var created bool
-	fresh, err := c.withLease(key, lease, func(id int64) error {
-		var err error
-		created, err = create(id)
-		return err
-	})
 	if err != nil {
-		created = false
+		wrote = false
 	}
-	if !created && fresh {
+	if (!wrote && fresh) || (wrote && !lease) {
 		c.leases.Release(key)
 	}
-	return created, err
+	return wrote, err
 }
 
 // Update implements kvstore.BackendOperations.
@@ -76,10 +71,10 @@ func (c *client) Update(ctx context.Context, key string, value []byte, lease boo
 	if err := c.beginWrite(ctx, key, value); err != nil {
 		return wrapOp("update", key, err)
 	}
-	_, err := c.withLease(key, lease, func(id int64) error {
+	_, err := c.writeWithLease(key, lease, func(id int64) (bool, error) {
 		c.store.mu.Lock()
 		defer c.store.mu.Unlock()
-		return c.store.putLocked(key, value, id)
+		return true, c.store.putLocked(key, value, id)
 	})
 	return wrapOp("update", key, err)
 }
@@ -99,20 +94,14 @@ func (c *client) UpdateIfDifferent(ctx context.Context, key string, value []byte
 	if err := c.beginWrite(ctx, key, value); err != nil {
 		return false, wrapOp("update-if-different", key, err)
 	}
-	var written bool
-	_, err := c.withLease(key, lease, func(id int64) error {
+	written, err := c.writeWithLease(key, lease, func(id int64) (bool, error) {
 		c.store.mu.Lock()
 		defer c.store.mu.Unlock()
-		written = false
 		if c.store.sameLocked(key, value, id) {
-			return nil
+			return false, nil
 		}
-		written = true
-		return c.store.putLocked(key, value, id)
+		return true, c.store.putLocked(key, value, id)
 	})
-	if err != nil {
-		written = false
-	}
 	return written, wrapOp("update-if-different", key, err)
 }
 
@@ -127,7 +116,7 @@ func (c *client) CreateOnly(ctx context.Context, key string, value []byte, lease
 	if err := c.beginWrite(ctx, key, value); err != nil {
 		return false, wrapOp("create", key, err)
 	}
-	created, err := c.createWithLease(key, lease, func(id int64) (bool, error) {
+	created, err := c.writeWithLease(key, lease, func(id int64) (bool, error) {
 		c.store.mu.Lock()
 		defer c.store.mu.Unlock()
 		if _, exists := c.store.kvs[key]; exists {
@@ -155,6 +144,9 @@ func (c *client) Delete(ctx context.Context, key string) error {
 
 // DeletePrefix implements kvstore.BackendOperations.
 func (c *client) DeletePrefix(ctx context.Context, path string) error {
+	if err := validate.Prefix(path); err != nil {
+		return wrapOp("delete-prefix", path, err)
+	}
 	if err := c.begin(ctx); err != nil {
 		return wrapOp("delete-prefix", path, err)
 	}
@@ -168,6 +160,9 @@ func (c *client) DeletePrefix(ctx context.Context, path string) error {
 
 // ListPrefix implements kvstore.BackendOperations.
 func (c *client) ListPrefix(ctx context.Context, prefix string) (kvstore.KeyValuePairs, error) {
+	if err := validate.Prefix(prefix); err != nil {
+		return nil, wrapOp("list", prefix, err)
+	}
 	if err := c.begin(ctx); err != nil {
 		return nil, wrapOp("list", prefix, err)
 	}
@@ -180,7 +175,7 @@ func (s *Store) listLocked(prefix string) kvstore.KeyValuePairs {
 	pairs := make(kvstore.KeyValuePairs)
 	for k, e := range s.kvs {
 		if strings.HasPrefix(k, prefix) {
-			pairs[k] = kvstore.Value{Data: clone(e.value), ModRevision: uint64(e.mod), LeaseID: e.lease}
+			pairs[k] = kvstore.Value{Data: valueOf(e), ModRevision: uint64(e.mod), LeaseID: e.lease}
 		}
 	}
 	return pairs

@@ -129,12 +129,28 @@ func (s *Store) Compact() {
 // putLocked writes key in a transaction of its own. A lease that does not
 // exist (any more) fails the write, with nothing written, like etcd does.
 func (s *Store) putLocked(key string, value []byte, lease int64) error {
+	if err := s.checkLeaseLocked(lease); err != nil {
+		return err
+	}
+	s.rev++
+	s.writeLocked(key, value, lease)
+	return nil
+}
+
+// checkLeaseLocked fails with a leaseNotFoundError when lease (non-zero) does
+// not exist (any more).
+func (s *Store) checkLeaseLocked(lease int64) error {
 	if lease != 0 {
 		if _, ok := s.leases[lease]; !ok {
 			return &leaseNotFoundError{id: lease}
 		}
 	}
-	s.rev++
+	return nil
+}
+
+// writeLocked writes key at the current revision s.rev, which the caller has
+// bumped for its transaction; the lease must exist.
+func (s *Store) writeLocked(key string, value []byte, lease int64) {
 	e, exists := s.kvs[key]
 	if !exists {
 		e = &entry{create: s.rev}
@@ -155,7 +171,6 @@ func (s *Store) putLocked(key string, value []byte, lease int64) error {
 		typ = kvstore.EventTypeCreate
 	}
 	s.notifyLocked(storeEvent{typ: typ, key: key, value: e.value, rev: s.rev})
-	return nil
 }
 
 // deleteLocked deletes the given keys that exist, all in one revision, and
@@ -163,22 +178,28 @@ func (s *Store) putLocked(key string, value []byte, lease int64) error {
 func (s *Store) deleteLocked(keys []string) int {
 	var n int
 	for _, k := range keys {
-		e, ok := s.kvs[k]
-		if !ok {
+		if _, ok := s.kvs[k]; !ok {
 			continue
 		}
 		if n == 0 {
 			s.rev++
 		}
 		n++
-		delete(s.kvs, k)
-		s.detachLocked(k, e.lease)
-		if e.gone != nil {
-			close(e.gone)
-		}
-		s.notifyLocked(storeEvent{typ: kvstore.EventTypeDelete, key: k, rev: s.rev})
+		s.removeLocked(k)
 	}
 	return n
+}
+
+// removeLocked deletes the existing key at the current revision s.rev, which
+// the caller has bumped for its transaction.
+func (s *Store) removeLocked(k string) {
+	e := s.kvs[k]
+	delete(s.kvs, k)
+	s.detachLocked(k, e.lease)
+	if e.gone != nil {
+		close(e.gone)
+	}
+	s.notifyLocked(storeEvent{typ: kvstore.EventTypeDelete, key: k, rev: s.rev})
 }
 
 func (s *Store) detachLocked(key string, lease int64) {
@@ -205,6 +226,15 @@ func (s *Store) notifyLocked(ev storeEvent) {
 			f.pushLocked(ev)
 		}
 	}
+}
+
+// valueOf is the value of an existing entry for a reader: never nil, so that
+// an empty value cannot be mistaken for a missing key.
+func valueOf(e *entry) []byte {
+	if v := clone(e.value); v != nil {
+		return v
+	}
+	return []byte{}
 }
 
 // clone copies b so that neither the caller nor the store can change the

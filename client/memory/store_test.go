@@ -89,10 +89,10 @@ func TestMemoryErrors(t *testing.T) {
 	ctx := testCtx(t)
 
 	_, err := c.Get(ctx, "")
-	require.EqualError(t, err, `kvstore: get "": kvstore: empty key`)
+	require.EqualError(t, err, `kvstore: get "": empty key`)
 	err = c.Update(ctx, "k", make([]byte, 2<<20), false)
 	require.ErrorIs(t, err, kvstore.ErrValueTooLarge)
-	require.Regexp(t, `^kvstore: update "k": kvstore: value too large: \d+ bytes`, err.Error())
+	require.Regexp(t, `^kvstore: update "k": value too large: \d+ bytes`, err.Error())
 
 	// A caller's ctx that has ended fails the operation as on etcd, with
 	// deadlines marked as a client timeout.

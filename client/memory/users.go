@@ -2,7 +2,6 @@ package memory
 
 import (
 	"context"
-	"errors"
 	"sort"
 
 	"github.com/hivekv/kvstore"
@@ -11,14 +10,12 @@ import (
 // The store keeps users and their roles so that code managing etcd users
 // (the users cell) can be tested on it; nothing enforces them.
 
-var errEmptyUser = errors.New("user name is empty")
-
 var _ kvstore.UserRoleRevoker = (*client)(nil)
 
 // UserEnforcePresence implements kvstore.BackendOperationsUserMgmt.
 func (c *client) UserEnforcePresence(ctx context.Context, name string, roles []string) error {
 	if name == "" {
-		return wrapOp("user-enforce-presence", name, errEmptyUser)
+		return wrapOp("user-enforce-presence", name, kvstore.ErrEmptyUser)
 	}
 	if err := c.begin(ctx); err != nil {
 		return wrapOp("user-enforce-presence", name, err)
@@ -40,7 +37,7 @@ func (c *client) UserEnforcePresence(ctx context.Context, name string, roles []s
 // UserEnforceAbsence implements kvstore.BackendOperationsUserMgmt.
 func (c *client) UserEnforceAbsence(ctx context.Context, name string) error {
 	if name == "" {
-		return wrapOp("user-enforce-absence", name, errEmptyUser)
+		return wrapOp("user-enforce-absence", name, kvstore.ErrEmptyUser)
 	}
 	if err := c.begin(ctx); err != nil {
 		return wrapOp("user-enforce-absence", name, err)
@@ -54,7 +51,7 @@ func (c *client) UserEnforceAbsence(ctx context.Context, name string) error {
 // UserRevokeRoles implements kvstore.UserRoleRevoker.
 func (c *client) UserRevokeRoles(ctx context.Context, name string, roles []string) error {
 	if name == "" {
-		return wrapOp("user-revoke-roles", name, errEmptyUser)
+		return wrapOp("user-revoke-roles", name, kvstore.ErrEmptyUser)
 	}
 	if err := c.begin(ctx); err != nil {
 		return wrapOp("user-revoke-roles", name, err)

@@ -11,10 +11,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/hivekv/kvstore"
-	"github.com/hivekv/kvstore/client"
+	"github.com/hivekv/kvstore/client/etcd"
 )
 
-// dbg runs client.EtcdDbg on the etcd configuration: the etcd.config file,
+// dbg runs etcd.EtcdDbg on the etcd configuration: the etcd.config file,
 // or a file written for the etcd.address endpoints, since the report works
 // on a client configuration file.
 func dbg(ctx context.Context, e *env, _ kvstore.BackendOperations, _ *pflag.FlagSet, _ []string) error {
@@ -43,5 +43,5 @@ func dbg(ctx context.Context, e *env, _ kvstore.BackendOperations, _ *pflag.Flag
 	}
 	ctx, cancel := e.opContext(ctx)
 	defer cancel()
-	return client.EtcdDbg(ctx, path, nil, e.stdout)
+	return etcd.EtcdDbg(ctx, path, nil, e.stdout)
 }

@@ -48,6 +48,7 @@ type env struct {
 	log     *logrus.Logger
 	stdin   io.Reader
 	stdout  io.Writer
+	stderr  io.Writer
 }
 
 // run is main without the process: it returns the exit code.
@@ -72,6 +73,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		printUsage(stderr, fs)
 		return exitUsage
 	}
+	// A zero --timeout would fail every operation at once, a negative one
+	// before it starts, both as if the store were slow.
+	if *timeout <= 0 {
+		return fail(stderr, usagef("--timeout=%s must be positive, e.g. --timeout=30s", *timeout))
+	}
 
 	log := logrus.New()
 	log.SetOutput(stderr)
@@ -80,13 +86,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if *verbose {
 		log.SetLevel(logrus.DebugLevel)
 	}
-	e := &env{cfg: configFrom(fs), timeout: *timeout, log: log, stdin: stdin, stdout: stdout}
-	name, cmdArgs := fs.Arg(0), fs.Args()[1:]
-	cmd, ok := commands[name]
+	e := &env{cfg: configFrom(fs), timeout: *timeout, log: log, stdin: stdin, stdout: stdout, stderr: stderr}
+	name := fs.Arg(0)
+	cmd, ok := lookupCommand(name)
 	if !ok {
 		return fail(stderr, usagef("unknown command %q (run kvstorectl --help)", name))
 	}
-	return fail(stderr, cmd.run(ctx, e, name, cmdArgs))
+	return fail(stderr, cmd.run(ctx, e, fs.Args()[1:]))
 }
 
 // configFrom reads the parsed --kvstore* flags back into a Config.
@@ -114,15 +120,20 @@ func fail(stderr io.Writer, err error) int {
 	return exitFail
 }
 
+// validateConfig checks the --kvstore* flags, for every command.
+func (e *env) validateConfig() error {
+	if !e.cfg.Enabled() {
+		return usagef("--%s must name a backend", config.FlagKVStore)
+	}
+	if err := e.cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	return nil
+}
+
 // connect creates a client and waits for its connection, bounded by
 // --kvstore-connectivity-timeout. The caller closes the client.
 func (e *env) connect(ctx context.Context) (kvstore.BackendOperations, error) {
-	if !e.cfg.Enabled() {
-		return nil, usagef("--%s must name a backend", config.FlagKVStore)
-	}
-	if err := e.cfg.Validate(); err != nil {
-		return nil, usageError{err}
-	}
 	c, errCh := client.NewClient(ctx, e.cfg.KVStore, e.cfg.KVStoreOpt, e.cfg.ExtraOptions(&kvstore.ExtraOptions{Logger: e.log}))
 	if c == nil {
 		return nil, usageError{<-errCh}
@@ -139,21 +150,27 @@ func (e *env) opContext(ctx context.Context) (context.Context, context.CancelFun
 	return context.WithTimeout(ctx, e.timeout)
 }
 
+// printUsage is "kvstorectl --help", the commands from the table.
 func printUsage(w io.Writer, fs *pflag.FlagSet) {
-	fmt.Fprint(w, `Usage: kvstorectl [flags] <command> [command flags] [args]
+	fmt.Fprint(w, "Usage: kvstorectl [flags] <command> [command flags] [args]\n\nCommands:\n")
+	for _, c := range commands {
+		synopsis := c.usage()
+		for i, l := range c.help {
+			if i == 0 && len(synopsis) <= 30 {
+				fmt.Fprintf(w, "  %-30s %s\n", synopsis, l)
+				continue
+			}
+			if i == 0 {
+				fmt.Fprintf(w, "  %s\n", synopsis)
+			}
+			fmt.Fprintf(w, "  %-30s %s\n", "", l)
+		}
+	}
+	fmt.Fprint(w, `
+"kvstorectl <command> --help" describes the command's flags.
 
-Commands:
-  get KEY                        print the value of KEY
-  put [--lease] KEY VALUE        write VALUE ("-" reads it from stdin)
-  delete [--prefix] KEY          delete KEY, or every key under it
-  list [PREFIX]                  print "KEY<TAB>VALUE" per key, sorted
-  watch [--count N] [--for D] PREFIX
-                                 list PREFIX, then print its changes
-  lock [--hold D] PATH           take the lock PATH, hold it D (0: until interrupted)
-  status                         print the client's status
-  dbg                            troubleshooting report on the etcd configuration
-
-Exit codes: 0 ok, 1 the command failed, 2 usage error.
+Exit codes: 0 ok, 1 the command failed, 2 usage error (the message names the
+flag or argument to fix; nothing was sent to the store).
 
 Flags:
 `)

@@ -56,6 +56,19 @@ func TestExampleCtlKeys(t *testing.T) {
 	require.Empty(t, out)
 }
 
+// TestCtlEmptyValue: a key holding an empty value exists; get prints an
+// empty line instead of "not found".
+func TestCtlEmptyValue(t *testing.T) {
+	p := hivetest.UniquePrefix(t)
+	code, _, stderr := ctl(t, "", "put", p+"empty", "")
+	requireOK(t, code, stderr)
+	code, out, stderr := ctl(t, "", "get", p+"empty")
+	requireOK(t, code, stderr)
+	require.Equal(t, "\n", out)
+	code, _, _ = ctl(t, "", "get", p+"missing")
+	require.Equal(t, exitFail, code)
+}
+
 func TestExampleCtlWatchLockStatus(t *testing.T) {
 	p := hivetest.UniquePrefix(t)
 	code, _, stderr := ctl(t, "", "put", p+"a", "1")
@@ -88,7 +101,7 @@ func TestExampleCtlErrors(t *testing.T) {
 	}{
 		"no command":        {nil, exitUsage, "Usage: kvstorectl"},
 		"unknown command":   {[]string{"frobnicate"}, exitUsage, `unknown command "frobnicate"`},
-		"missing argument":  {[]string{"get"}, exitUsage, "get: wrong number of arguments (usage: get KEY)"},
+		"missing argument":  {[]string{"get"}, exitUsage, "get: wrong number of arguments: got 0 (usage: get KEY)"},
 		"unknown flag":      {[]string{"put", "--nope", "k", "v"}, exitUsage, "unknown flag: --nope"},
 		"bad global flag":   {[]string{"--bogus", "get", "k"}, exitUsage, "unknown flag: --bogus"},
 		"bad option":        {[]string{"--kvstore-opt", "etcd.bogus=1", "get", "k"}, exitUsage, `unknown key "etcd.bogus"`},

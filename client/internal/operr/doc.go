@@ -1,3 +1,3 @@
 // Package operr words the errors of key operations the same way in every
-// backend: `kvstore: update "cilium/x": cause`.
+// backend, as *kvstore.OpError: `kvstore: update "cilium/x": cause`.
 package operr

@@ -1,28 +1,17 @@
 package operr
 
-import (
-	"fmt"
+import "github.com/hivekv/kvstore"
 
-	"github.com/hivekv/kvstore"
-)
-
-// Error is the error of an operation on a key. It unwraps to the cause, so
-// sentinel errors and backend errors still match with errors.Is.
-type Error struct {
-	Op, Key string
-	Err     error
-}
-
-func (e *Error) Error() string { return fmt.Sprintf("kvstore: %s %q: %v", e.Op, e.Key, e.Err) }
-
-// Unwrap returns the cause.
-func (e *Error) Unwrap() error { return e.Err }
-
-// Wrap decorates err with the operation and key and marks timeouts with
-// kvstore.Hint. A nil err stays nil.
+// Wrap decorates err with the operation and key as a *kvstore.OpError and
+// marks timeouts with kvstore.Hint. A nil err stays nil.
+//
+// kvstore.ErrLockLeaseExpired itself is returned unwrapped: the reference
+// returns it bare from *IfLocked operations and its callers compare it with
+// ==. Wrapped in more context (a lock acquisition that lost its key) it is
+// wrapped as any other cause.
 func Wrap(op, key string, err error) error {
-	if err == nil {
-		return nil
+	if err == nil || err == kvstore.ErrLockLeaseExpired { // identity, not errors.Is: only the bare sentinel
+		return err
 	}
-	return &Error{Op: op, Key: key, Err: kvstore.Hint(err)}
+	return &kvstore.OpError{Op: op, Key: key, Err: kvstore.Hint(err)}
 }

@@ -28,3 +28,15 @@ func TestWrite(t *testing.T) {
 	require.Contains(t, err.Error(), "1.5 MiB")
 	require.True(t, strings.Contains(err.Error(), "1572352 bytes"), err.Error())
 }
+
+func TestKeySizes(t *testing.T) {
+	huge := strings.Repeat("k", DefaultMaxRequestBytes)
+	require.NoError(t, Prefix(""), "the empty prefix is every key")
+	require.ErrorIs(t, Prefix(huge), kvstore.ErrValueTooLarge)
+	require.ErrorIs(t, Key(huge), kvstore.ErrValueTooLarge)
+	require.ErrorIs(t, Key(""), kvstore.ErrEmptyKey)
+	require.ErrorIs(t, LockPath(""), kvstore.ErrEmptyKey)
+	require.NoError(t, LockPath(strings.Repeat("p", 1000)))
+	require.ErrorIs(t, LockPath(huge[:DefaultMaxRequestBytes/3]), kvstore.ErrValueTooLarge,
+		"a lock request carries its key four times")
+}

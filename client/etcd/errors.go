@@ -1,0 +1,32 @@
+package etcd
+
+import (
+	"errors"
+	"fmt"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+
+	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/client/internal/operr"
+	"github.com/hivekv/kvstore/client/internal/validate"
+)
+
+// checkKey and checkWrite delegate to package validate, which the in-memory
+// backend shares, so both backends refuse the same requests the same way.
+func checkKey(key string) error { return validate.Key(key) }
+
+// checkWrite rejects a write that the server would refuse for its size,
+// naming the size and the limit.
+func checkWrite(key string, value []byte, limit int) error { return validate.Write(key, value, limit) }
+
+// wrapOp decorates err with the operation and key, translates the etcd
+// errors callers act on into our sentinels, and marks timeouts with Hint.
+func wrapOp(op, key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, rpctypes.ErrRequestTooLarge) {
+		err = fmt.Errorf("%w: the server refused the request: %v", kvstore.ErrValueTooLarge, err)
+	}
+	return operr.Wrap(op, key, err)
+}
