@@ -1,0 +1,47 @@
+package store
+
+import "errors"
+
+// Sentinel errors of the package. Match them with errors.Is: they are wrapped
+// with the store and the cause.
+var (
+	// ErrEmptyPrefix fires when a store is created with an empty prefix,
+	// which would address the whole key space. Pass the prefix the keys
+	// live under, such as "cilium/state/nodes/v1".
+	ErrEmptyPrefix = errors.New("store: empty prefix")
+
+	// ErrNoKeyCreator fires when a reading store is created without a
+	// KeyCreator: it could not decode what it reads. Pass one, such as
+	// KVPairCreator.
+	ErrNoKeyCreator = errors.New("store: nil key creator")
+
+	// ErrNoObserver fires when a watch store is created without an
+	// Observer: it would have no one to report to.
+	ErrNoObserver = errors.New("store: nil observer")
+
+	// ErrEmptyClusterName fires when a Mirror is configured without the
+	// remote cluster's name, which its copies and markers are named after.
+	ErrEmptyClusterName = errors.New("store: empty cluster name")
+
+	// ErrNoBackend fires when a store is created with a nil backend.
+	ErrNoBackend = errors.New("store: nil backend")
+
+	// ErrMarshal fires when UpsertKey cannot marshal a key; nothing was
+	// queued. Fix the key's Marshal.
+	ErrMarshal = errors.New("store: failed marshaling key")
+
+	// ErrAlreadyRunning fires when Run or Watch is called while a previous
+	// call on the same store is still running, or Drain while a Watch is
+	// running. Wait for the first call to return (cancel its ctx) first.
+	ErrAlreadyRunning = errors.New("store: already running")
+
+	// ErrManagerStarted fires when Register is called on a
+	// WatchStoreManager that is already running: register every prefix
+	// before Run.
+	ErrManagerStarted = errors.New("store: watch store manager already running")
+
+	// ErrInitialListTimeout fires when JoinSharedStore does not receive the
+	// initial list of its prefix in time (the store is unreachable or very
+	// slow).
+	ErrInitialListTimeout = errors.New("store: timeout while retrieving initial list of objects from kvstore")
+)
