@@ -104,6 +104,7 @@ type allocRun struct {
 	final       []string
 	snapshotErr error
 	gcRounds    int
+	phases      string // how long setup, workload, heal and convergence took
 	log         func(format string, args ...any)
 }
 
@@ -172,6 +173,7 @@ func runAlloc(ctx context.Context, r *faults.Run, fault func(ctx context.Context
 		}
 	}
 
+	t0 := time.Now()
 	wctx, stop := context.WithCancel(ctx)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -211,10 +213,11 @@ func runAlloc(ctx context.Context, r *faults.Run, fault func(ctx context.Context
 		return err
 	}
 	ar.holds = holdsOf(ar.ops)
-
+	t1 := time.Now()
 	if err := r.Kit.Heal(ctx); err != nil {
 		return err
 	}
+	t2 := time.Now()
 	// The allocators' sync may still be repairing (a slave key of a
 	// failed call it deletes, a key it re-creates): wait, bounded, for a
 	// consistent snapshot rather than judging one taken mid-repair.
@@ -225,6 +228,7 @@ func runAlloc(ctx context.Context, r *faults.Run, fault func(ctx context.Context
 			break
 		}
 	}
+	ar.phases = phases(start, t0, t1, t2, time.Now())
 	return nil
 }
 
@@ -237,9 +241,9 @@ func allocWorker(ctx context.Context, seed int64, node, worker int, a *allocator
 	for ctx.Err() == nil {
 		key := allocKeys[rnd.IntN(len(allocKeys))]
 		op := allocOp{node: node, worker: worker, key: key, release: held[key]}
-		// The last operations may outlive the workload's ctx: a call
-		// cut short by the stop itself says nothing about the store.
-		octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), allocOpTimout)
+		// The stop cancels the calls in flight: they fail, and count as
+		// failed (outcome unknown) like any other.
+		octx, cancel := context.WithTimeout(ctx, allocOpTimout)
 		op.call = time.Since(start)
 		if op.release {
 			op.store, op.err = a.Release(octx, key)
@@ -322,7 +326,8 @@ func idTwoKeys(ar *allocRun) error {
 }
 
 func finalStore(ar *allocRun) error {
-	failed, store := 0, 0
+	failed, store, late := 0, 0, 0
+	var slowest time.Duration
 	for _, op := range ar.ops {
 		if op.err != nil {
 			failed++
@@ -330,9 +335,16 @@ func finalStore(ar *allocRun) error {
 		if op.store {
 			store++
 		}
+		// Not an invariant (timing is not judged), a figure: calls that
+		// returned well after their ctx's deadline.
+		if d := op.ret - op.call; d > allocOpTimout+500*time.Millisecond {
+			late++
+			slowest = max(slowest, d)
+		}
 	}
-	ar.log("%d allocator ops checked (%d reached the store, %d failed: outcome unknown), %d holds, %d GC rounds",
-		len(ar.ops), store, failed, len(ar.holds), ar.gcRounds)
+	ar.log("%d allocator ops checked (%d reached the store, %d failed: outcome unknown), %d holds, %d GC rounds; "+
+		"%d calls returned >500ms after their %s deadline (slowest %s); %s",
+		len(ar.ops), store, failed, len(ar.holds), ar.gcRounds, late, allocOpTimout, slowest.Round(time.Millisecond), ar.phases)
 	if ar.snapshotErr != nil {
 		return fmt.Errorf("allocator store not readable after heal: %w", ar.snapshotErr)
 	}
@@ -482,4 +494,12 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// phases says how long the setup, the workload under faults, the heal and
+// the wait for convergence took.
+func phases(start, workload, heal, converge, end time.Time) string {
+	r := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+	return fmt.Sprintf("setup %s, workload %s, heal %s, converged in %s",
+		r(workload.Sub(start)), r(heal.Sub(workload)), r(converge.Sub(heal)), r(end.Sub(converge)))
 }

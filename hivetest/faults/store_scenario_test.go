@@ -48,6 +48,7 @@ type storeRun struct {
 	keys   int      // keys expected at the end
 	diff   []string // nil: converged
 	err    error    // the store could not be read
+	phases string
 }
 
 var storeRuns sync.Map // *faults.Run -> *storeRun
@@ -80,6 +81,7 @@ func (v *storeView) snapshot() map[string]string {
 func runStore(ctx context.Context, r *faults.Run) error {
 	sr := &storeRun{}
 	storeRuns.Store(r, sr)
+	start := time.Now()
 	prefix := r.Prefix + "store"
 	factory := store.NewFactory(store.WithLogger(quietLogger()))
 
@@ -119,6 +121,7 @@ func runStore(ctx context.Context, r *faults.Run) error {
 		bg.Go(func() { stores[i].Run(bctx) })
 	}
 
+	t0 := time.Now()
 	wctx, stopWriters := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	writes := make([]int, storeWriters)
@@ -147,10 +150,11 @@ func runStore(ctx context.Context, r *faults.Run) error {
 		maps.Copy(want, e)
 	}
 	sr.keys = len(want)
-
+	t1 := time.Now()
 	if err := r.Kit.Heal(ctx); err != nil {
 		return err
 	}
+	t2 := time.Now()
 	deadline := time.Now().Add(storeConverge)
 	for {
 		sr.diff, sr.err = storeDiff(ctx, r, prefix, want, view, synced)
@@ -158,6 +162,7 @@ func runStore(ctx context.Context, r *faults.Run) error {
 			break
 		}
 	}
+	sr.phases = phases(start, t0, t1, t2, time.Now())
 	return nil
 }
 
@@ -254,7 +259,7 @@ func checkStore(_ context.Context, r *faults.Run) error {
 		return fmt.Errorf("no store run recorded for %s seed %d", r.Scenario, r.Seed)
 	}
 	sr := v.(*storeRun)
-	logRun(r, "%d writes, %d keys expected at the end", sr.writes, sr.keys)
+	logRun(r, "%d writes, %d keys expected at the end; %s", sr.writes, sr.keys, sr.phases)
 	if sr.err != nil {
 		return fmt.Errorf("store not readable after heal: %w", sr.err)
 	}
