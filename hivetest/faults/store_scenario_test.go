@@ -156,13 +156,22 @@ func runStore(ctx context.Context, r *faults.Run) error {
 	}
 	t2 := time.Now()
 	deadline := time.Now().Add(storeConverge)
+	// lagging: what still differed at the last poll that found a
+	// difference, and when (a figure: who is slow to converge).
+	lagging := map[string]time.Duration{}
 	for {
 		sr.diff, sr.err = storeDiff(ctx, r, prefix, want, view, synced)
+		for _, d := range sr.diff {
+			lagging[strings.SplitN(d, ":", 2)[0]] = time.Since(t2).Round(time.Millisecond)
+		}
 		if (sr.err == nil && len(sr.diff) == 0) || time.Now().After(deadline) || !sleepCtx(ctx, 50*time.Millisecond) {
 			break
 		}
 	}
 	sr.phases = phases(start, t0, t1, t2, time.Now())
+	if len(lagging) > 0 {
+		sr.phases += fmt.Sprintf("; last difference after heal: %v", lagging)
+	}
 	return nil
 }
 
@@ -215,7 +224,7 @@ func storeDiff(ctx context.Context, r *faults.Run, prefix string, want map[strin
 		select {
 		case <-ch:
 		default:
-			diff = append(diff, fmt.Sprintf("writer c%d: Synced callback has not run", i+1))
+			diff = append(diff, fmt.Sprintf("Synced of writer c%d: callback has not run", i+1))
 		}
 	}
 	diff = append(diff, mapDiff("reader's view", view.snapshot(), want)...)
