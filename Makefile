@@ -26,7 +26,7 @@ FUZZ_TARGETS = \
 	.:FuzzGetScopeFromKeyUTF8 \
 	.:FuzzStateToCachePrefix \
 	.:FuzzBackendOptions \
-	./client/etcd:FuzzKeySet \
+	./client/internal/keyset:FuzzKeySet \
 	./client/etcd:FuzzEtcdConfigFile
 fuzz-smoke:
 	@for t in $(FUZZ_TARGETS); do \

@@ -97,7 +97,7 @@ func (c *etcdClient) UpdateIfLocked(ctx context.Context, key string, value []byt
 	}
 	_, err = c.writeWithLease(ctx, key, lease, func(id clientv3.LeaseID) (bool, error) {
 		_, err := c.lockedTxn(ctx, request{kind: kindSet, action: "UpdateIfLocked", key: key, fields: writeFields(value, lease)}, fence,
-			clientv3.OpPut(key, string(value), putOptions(id)...))
+			clientv3.OpPut(key, wireString(value), putOptions(id)...))
 		return true, err
 	})
 	return wrapOp(op, key, err)
@@ -142,7 +142,7 @@ func (c *etcdClient) CreateOnlyIfLocked(ctx context.Context, key string, value [
 			func(cli *clientv3.Client) (bool, error) {
 				resp, err := cli.Txn(ctx).
 					If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0), fence).
-					Then(clientv3.OpPut(key, string(value), putOptions(id)...)).
+					Then(clientv3.OpPut(key, wireString(value), putOptions(id)...)).
 					Else(clientv3.OpGet(key, clientv3.WithKeysOnly())).
 					Commit()
 				switch {

@@ -53,7 +53,7 @@ func (c *etcdClient) Update(ctx context.Context, key string, value []byte, lease
 	_, err := c.writeWithLease(ctx, key, lease, func(id clientv3.LeaseID) (bool, error) {
 		_, err := do(ctx, c, request{kind: kindSet, action: "Update", key: key, fields: writeFields(value, lease)},
 			func(cli *clientv3.Client) (*clientv3.PutResponse, error) {
-				return cli.Put(ctx, key, string(value), putOptions(id)...)
+				return cli.Put(ctx, key, wireString(value), putOptions(id)...)
 			})
 		return true, err
 	})
@@ -84,7 +84,7 @@ func (c *etcdClient) CreateOnly(ctx context.Context, key string, value []byte, l
 			func(cli *clientv3.Client) (*clientv3.TxnResponse, error) {
 				return cli.Txn(ctx).
 					If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-					Then(clientv3.OpPut(key, string(value), putOptions(id)...)).
+					Then(clientv3.OpPut(key, wireString(value), putOptions(id)...)).
 					Commit()
 			})
 		return err == nil && resp.Succeeded, err

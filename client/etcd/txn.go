@@ -143,7 +143,7 @@ func etcdCmps(cmps []kvstore.Cmp) []clientv3.Cmp {
 	for i, c := range cmps {
 		switch c.Kind {
 		case kvstore.CmpKindValue:
-			out[i] = clientv3.Compare(clientv3.Value(c.Key), "=", string(c.Value))
+			out[i] = clientv3.Compare(clientv3.Value(c.Key), "=", wireString(c.Value))
 		case kvstore.CmpKindModRevision:
 			out[i] = clientv3.Compare(clientv3.ModRevision(c.Key), "=", int64(c.Revision))
 		case kvstore.CmpKindMissing:
@@ -156,7 +156,7 @@ func etcdCmps(cmps []kvstore.Cmp) []clientv3.Cmp {
 		case kvstore.CmpKindPrefixValue:
 			// A value comparison over an empty range never holds, so
 			// this also demands that some key exists.
-			out[i] = overPrefix(c.Key, func(k string) clientv3.Cmp { return clientv3.Compare(clientv3.Value(k), "=", string(c.Value)) })
+			out[i] = overPrefix(c.Key, func(k string) clientv3.Cmp { return clientv3.Compare(clientv3.Value(k), "=", wireString(c.Value)) })
 		}
 	}
 	return out
@@ -181,7 +181,7 @@ func etcdOps(ops []kvstore.Op, leases []clientv3.LeaseID) []clientv3.Op {
 			if leases != nil {
 				id = leases[i]
 			}
-			out[i] = clientv3.OpPut(op.Key, string(op.Value), putOptions(id)...)
+			out[i] = clientv3.OpPut(op.Key, wireString(op.Value), putOptions(id)...)
 		case kvstore.OpKindDelete:
 			out[i] = clientv3.OpDelete(op.Key)
 		case kvstore.OpKindGet:

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hivekv/kvstore"
 	"github.com/hivekv/kvstore/client/internal/backoff"
+	"github.com/hivekv/kvstore/client/internal/keyset"
 )
 
 // ListAndWatch implements kvstore.BackendOperations.
@@ -67,7 +68,7 @@ type watchRun struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	keys keySet // the keys the consumer was told about
+	keys keyset.Set // the keys the consumer was told about
 
 	listed  bool  // ListDone was sent
 	nextRev int64 // the revision the next watch starts from
@@ -94,7 +95,6 @@ func newWatchRun(c *etcdClient, ctx context.Context, w *kvstore.Watcher) *watchR
 		rangeEnd: clientv3.GetPrefixRangeEnd(w.Prefix),
 		ctx:      rctx,
 		cancel:   func() { stop(); cancel() },
-		keys:     newKeySet(),
 	}
 	var scale func(time.Duration) time.Duration
 	if c.extra != nil && c.extra.ClusterSizeDependantInterval != nil {

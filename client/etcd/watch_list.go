@@ -21,13 +21,13 @@ import (
 // attempt reports them again as Modify (or Delete if they vanished), so the
 // consumer's view still ends equal to the list revision's.
 func (r *watchRun) list() (int64, bool) {
-	r.keys.usePrefix(r.prefix)
+	r.keys.UsePrefix(r.prefix)
 	for {
-		r.keys.startList()
+		r.keys.StartList()
 		rev, err := r.listOnce()
 		if err == nil {
 			vanished := 0
-			if !r.keys.sweep(func(k string) bool {
+			if !r.keys.Sweep(func(k string) bool {
 				vanished++
 				return r.emit(kvstore.EventTypeDelete, k, nil)
 			}) {
@@ -36,7 +36,7 @@ func (r *watchRun) list() (int64, bool) {
 			r.listRetry.Reset()
 			r.succeeded()
 			if r.listed {
-				r.log.WithFields(logrus.Fields{"revision": rev, "keys": r.keys.len(), "vanished": vanished}).
+				r.log.WithFields(logrus.Fields{"revision": rev, "keys": r.keys.Len(), "vanished": vanished}).
 					Info("Watcher resynchronised after its watch broke")
 			}
 			return rev, true
@@ -83,7 +83,7 @@ func (r *watchRun) listOnce() (int64, error) {
 	}
 	rev := resp.Header.Revision
 	// Count is the size of the whole range at rev, whatever the limit.
-	r.keys.reserve(int(resp.Count))
+	r.keys.Reserve(int(resp.Count))
 	// Later pages read at rev. The first, linearizable page proved the
 	// cluster committed rev, so they can be serializable: no ReadIndex round
 	// per page. A member that has not applied rev yet answers "future
@@ -124,7 +124,7 @@ func (r *watchRun) emitPage(resp *clientv3.GetResponse) bool {
 	for _, kv := range resp.Kvs {
 		k := string(kv.Key)
 		typ := kvstore.EventTypeCreate
-		if r.keys.see(k) {
+		if r.keys.See(k) {
 			typ = kvstore.EventTypeModify
 		}
 		if !r.emit(typ, k, kv.Value) {

@@ -133,13 +133,13 @@ func (r *watchRun) deliver(ev *clientv3.Event) bool {
 	k := string(ev.Kv.Key)
 	switch ev.Type {
 	case clientv3.EventTypeDelete:
-		if !r.keys.remove(k) {
+		if !r.keys.Remove(k) {
 			return true
 		}
 		return r.emit(kvstore.EventTypeDelete, k, nil)
 	default:
 		typ := kvstore.EventTypeModify
-		if !r.keys.see(k) {
+		if !r.keys.See(k) {
 			typ = kvstore.EventTypeCreate
 		}
 		return r.emit(typ, k, ev.Kv.Value)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"unsafe"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -62,10 +63,10 @@ func (c *etcdClient) putIfDifferent(ctx context.Context, r request, key string, 
 		return c.putIfDifferentLarge(ctx, r, key, value, id, fence)
 	}
 	same := []clientv3.Cmp{
-		clientv3.Compare(clientv3.Value(key), "=", string(value)),
+		clientv3.Compare(clientv3.Value(key), "=", wireString(value)),
 		clientv3.Compare(clientv3.LeaseValue(key), "=", int64(id)),
 	}
-	put := clientv3.OpPut(key, string(value), putOptions(id)...)
+	put := clientv3.OpPut(key, wireString(value), putOptions(id)...)
 	return do(ctx, c, r, func(cli *clientv3.Client) (bool, error) {
 		if fence == nil {
 			resp, err := cli.Txn(ctx).If(same...).Else(put).Commit()
@@ -109,7 +110,7 @@ func (c *etcdClient) putIfDifferentLarge(ctx context.Context, r request, key str
 		unchanged := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", rev)}
 		var ops []clientv3.Op
 		if different {
-			ops = []clientv3.Op{clientv3.OpPut(key, string(value), putOptions(id)...)}
+			ops = []clientv3.Op{clientv3.OpPut(key, wireString(value), putOptions(id)...)}
 		}
 		type outcome struct{ applied bool }
 		res, err := do(ctx, c, r, func(cli *clientv3.Client) (outcome, error) {
@@ -146,3 +147,11 @@ func readValue(v []byte) []byte {
 	}
 	return v
 }
+
+// wireString returns b as a string without copying it. clientv3 takes keys
+// and values as strings and copies them into its request at once, so the
+// usual string(b) conversion would copy every value twice on its way out.
+// The string is only handed to clientv3's constructors (OpPut, Compare),
+// which copy it before the call returns; b is the caller's argument and
+// does not change during the call.
+func wireString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
