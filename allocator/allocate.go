@@ -22,6 +22,12 @@ const (
 	maxRetryBackoff = 2 * time.Second
 	// rereadTimeout bounds the read-back after a create with a lost reply.
 	rereadTimeout = 10 * time.Second
+	// rereadGrace is how long the read-back may outlive the caller's
+	// deadline: long enough for a reply that is on its way, short enough
+	// that the caller's timeout still means something. If the read-back
+	// fails too, the call returns the error, and the periodic sync deletes
+	// the slave key the create may have left (see Allocate).
+	rereadGrace = 500 * time.Millisecond
 )
 
 // errUseLock tells Allocate to take the lock protocol.
@@ -187,7 +193,7 @@ func (a *Allocator) allocateTxn(ctx context.Context, key string) (ID, bool, erro
 			// Unknown outcome: read back before trying anything else, so
 			// that a create that happened is not made twice. The read
 			// outlives the caller's ctx: its answer is needed either way.
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rereadTimeout)
+			rctx, cancel := graceContext(ctx)
 			applied, rerr := a.txn.createApplied(rctx, id, key)
 			cancel()
 			a.pool.unreserve(id)
@@ -241,7 +247,10 @@ func (a *Allocator) allocateLocked(ctx context.Context, key string) (ID, bool, e
 		return NoID, false, fmt.Errorf("lock %q: %w", key, err)
 	}
 	defer func() {
-		if err := lock.Unlock(context.WithoutCancel(ctx)); err != nil {
+		uctx, cancel := graceContext(ctx)
+		err := lock.Unlock(uctx)
+		cancel()
+		if err != nil {
 			a.log.WithError(err).WithField("key", key).Warning("Unable to release allocator lock")
 		}
 	}()
@@ -297,4 +306,15 @@ func (a *Allocator) orphanID(ctx context.Context, key string) ID {
 		}
 	}
 	return NoID
+}
+
+// rereadContext is the ctx of the read-back after a create with a lost
+// reply: it survives the caller's ctx (the answer decides what the call
+// returns), but only by rereadGrace past its deadline.
+func graceContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := rereadTimeout
+	if deadline, ok := ctx.Deadline(); ok {
+		d = min(d, max(time.Until(deadline), 0)+rereadGrace)
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), d)
 }

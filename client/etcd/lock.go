@@ -26,8 +26,12 @@ func init() { lockTimeout.Store(int64(kvstore.DefaultLockTimeout)) }
 
 // lockCleanupTimeout bounds each attempt to delete the key of an
 // acquisition that failed or of a lock whose Unlock failed. It runs on a
-// fresh context: the caller's is typically the one that just ended.
-const lockCleanupTimeout = 5 * time.Second
+// fresh context: the caller's is typically the one that just ended. It is
+// short because a failed LockPath waits for the first attempt before it
+// returns, past its caller's deadline: when that attempt fails (a leader
+// election, say), the background retry takes over (or, for a key of
+// unknown revision, the lease or the next acquisition on the path).
+const lockCleanupTimeout = time.Second
 
 // lockState is the etcd client's lock bookkeeping.
 //
