@@ -3,7 +3,6 @@ package cells_test
 import (
 	"context"
 	"log/slog"
-	"strings"
 	"testing"
 	"time"
 
@@ -94,14 +93,4 @@ func shutdownErr(opts []hive.ShutdownOption) error {
 	h := hive.New()
 	h.Shutdown(opts...)
 	return h.Run(slog.New(slog.DiscardHandler))
-}
-
-// testWriter sends a logger's output to the test log. Lines written after
-// the test ended (a goroutine outliving it) are dropped: t.Log would panic.
-type testWriter struct{ tb testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	defer func() { _ = recover() }()
-	w.tb.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -16,11 +13,8 @@ import (
 
 	"github.com/cilium/hive"
 	"github.com/cilium/hive/script"
-	"github.com/cilium/hive/script/scripttest"
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/pflag"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/hivekv/kvstore/cells"
@@ -52,91 +46,29 @@ import (
 // When the hive cannot be populated (a bad flag value), hive/start fails
 // with the populate error, on stderr too.
 func TestScript(t *testing.T) {
-	srv := hivetest.SharedServer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	files, err := filepath.Glob("testdata/*.txtar")
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	for _, file := range files {
-		// One scripttest.Test per file, so that each script gets its own
-		// $HIVE_DIR.
-		hiveDir := t.TempDir()
-		vars := map[string]string{"ETCD": srv.Endpoint(), "HIVE_DIR": hiveDir}
-		env := []string{"ETCD=" + vars["ETCD"], "HIVE_DIR=" + hiveDir}
-		name := strings.TrimSuffix(filepath.Base(file), ".txtar")
-		scripttest.Test(t, ctx, func(tb testing.TB, args []string) *script.Engine {
-			// Start from a clean key space: a previous run (-count) of
-			// the same script left its keys on the shared server.
-			_, err := srv.Client(tb).Delete(ctx, "script/"+name, clientv3.WithPrefix())
-			require.NoError(tb, err)
-			return newScriptEngine(tb, srv, hiveArgs(args, vars))
-		}, env, file)
-	}
-}
-
-// hiveArgs expands the runner's variables in the shebang arguments and
-// points an etcd hive at the shared server unless the script chose a server.
-func hiveArgs(args []string, vars map[string]string) []string {
-	out := make([]string, 0, len(args)+1)
-	etcd, hasServer := false, false
-	for _, a := range args {
-		if a == "" {
-			continue
-		}
-		a = os.Expand(a, func(k string) string { return vars[k] })
-		etcd = etcd || a == "--kvstore=etcd"
-		hasServer = hasServer || strings.Contains(a, "etcd.address=") || strings.Contains(a, "etcd.config=")
-		out = append(out, a)
-	}
-	if etcd && !hasServer {
-		out = append(out, "--kvstore-opt=etcd.address="+vars["ETCD"])
-	}
-	return out
-}
-
-func newScriptEngine(tb testing.TB, srv *hivetest.Server, args []string) *script.Engine {
-	rec := newShutdownRecorder()
-	logger := logrus.New()
-	logger.SetOutput(testWriter{tb})
-	logs := &logRecorder{}
-	logger.AddHook(logs)
-	h := hive.NewWithOptions(cells.LogrusOptions(),
-		cells.LogrusCell(logger),
-		rec.decorate(cells.All, cells.ScriptCommands, users.Cell))
-	fs := pflag.NewFlagSet(tb.Name(), pflag.ContinueOnError)
-	h.RegisterFlags(fs)
-	require.NoError(tb, fs.Parse(args), "parsing the flags of the #! line")
-	log := cells.NewSlogLogger(logger)
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-		defer cancel()
-		assert.NoError(tb, h.Stop(log, ctx))
+	hivetest.RunScripts(t, hivetest.ScriptSuite{
+		Vars: func(t *testing.T) map[string]string { return map[string]string{"HIVE_DIR": t.TempDir()} },
+		Logger: func(tb testing.TB, log *logrus.Logger) {
+			log.SetLevel(logrus.InfoLevel)
+			log.SetOutput(hivetest.TestLogWriter{TB: tb})
+		},
+		Hive: func(tb testing.TB, logger *logrus.Logger) (*hive.Hive, map[string]script.Cmd) {
+			srv := hivetest.SharedServer(tb)
+			rec := newShutdownRecorder()
+			logs := &logRecorder{}
+			logger.AddHook(logs)
+			h := hive.NewWithOptions(cells.LogrusOptions(),
+				cells.LogrusCell(logger),
+				rec.decorate(cells.All, cells.ScriptCommands, users.Cell))
+			return h, map[string]script.Cmd{
+				"test/shutdown":  rec.cmd(),
+				"test/role-add":  roleAddCmd(tb, srv),
+				"test/users":     usersCmd(tb, srv),
+				"test/etcd-keys": etcdKeysCmd(tb, srv),
+				"test/log":       logs.cmd(),
+			}
+		},
 	})
-
-	cmds, err := h.ScriptCommands(log)
-	if err != nil {
-		cmds = map[string]script.Cmd{"hive/start": failingCmd("start the hive (populate failed)", err)}
-	}
-	maps.Insert(cmds, maps.All(script.DefaultCmds()))
-	cmds["test/shutdown"] = rec.cmd()
-	cmds["test/role-add"] = roleAddCmd(tb, srv)
-	cmds["test/users"] = usersCmd(tb, srv)
-	cmds["test/etcd-keys"] = etcdKeysCmd(tb, srv)
-	cmds["test/log"] = logs.cmd()
-	return &script.Engine{
-		Cmds:             cmds,
-		Conds:            scripttest.DefaultConds(),
-		RetryInterval:    20 * time.Millisecond,
-		MaxRetryInterval: 200 * time.Millisecond,
-	}
-}
-
-func failingCmd(summary string, err error) script.Cmd {
-	return script.Command(script.CmdUsage{Summary: summary},
-		func(*script.State, ...string) (script.WaitFunc, error) {
-			return func(*script.State) (string, string, error) { return "", err.Error() + "\n", err }, nil
-		})
 }
 
 func (r *shutdownRecorder) cmd() script.Cmd {

@@ -21,8 +21,11 @@
 //   - WriteClientConfigFile: a clientv3 YAML config file pointing at a server;
 //     Server.KVStoreOptions: the --kvstore-opt map that reaches it.
 //   - SetupDummy / SetupDummyWithConfigOpts: a fresh global kvstore client.
+//   - RunScripts / ScriptSuite: a package's txtar hive scripts, each on a
+//     hive of its own against the shared server; TestLogWriter.
 //
-// The backend conformance suite is in the subpackage hivetest/conformance.
+// The backend conformance suite is in the subpackage hivetest/conformance,
+// the fault suite in hivetest/faults.
 //
 // Production binaries must never import this package: it links the whole etcd
 // server and writes data without fsync. Only tests and the demo binary use it.
