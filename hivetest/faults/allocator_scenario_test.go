@@ -34,7 +34,7 @@ func init() {
 	if os.Getenv(faults.ClientLogEnv) == "" {
 		logrus.SetOutput(io.Discard)
 	}
-	faults.Register(allocScenario("allocator-leader-kill", killLeader))
+	faults.Register(allocScenario("allocator-leader-kill", func(ctx context.Context, r *faults.Run) error { return r.KillLeader(ctx) }))
 	faults.Register(allocScenario("allocator-partition", partitionOne))
 }
 
@@ -243,25 +243,6 @@ func allocWorker(ctx context.Context, seed int64, node, worker int, a *allocator
 		}
 	}
 	return ops
-}
-
-// killLeader kills the leader once or twice, restarting it each time.
-func killLeader(ctx context.Context, r *faults.Run) error {
-	for range 1 + r.Rand.IntN(2) {
-		leader, err := r.Kit.Leader(ctx)
-		if err != nil {
-			return err
-		}
-		if err := r.Kit.Kill(leader); err != nil {
-			return err
-		}
-		r.Wait(ctx, r.Between(300*time.Millisecond, 900*time.Millisecond))
-		if err := r.Kit.Restart(ctx, leader); err != nil {
-			return err
-		}
-		r.Wait(ctx, r.Between(100*time.Millisecond, 400*time.Millisecond))
-	}
-	return nil
 }
 
 // partitionOne cuts the clients off from one member (blackholed or reset,

@@ -133,6 +133,27 @@ func (r *Run) Between(lo, hi time.Duration) time.Duration {
 // Wait sleeps d unless ctx ends first.
 func (r *Run) Wait(ctx context.Context, d time.Duration) { sleepCtx(ctx, d) }
 
+// KillLeader kills the leader once or twice (the run's schedule decides),
+// each time restarting it after 0.3–0.9 s and letting the cluster settle for
+// 0.1–0.4 s: the fault of every leader-kill scenario.
+func (r *Run) KillLeader(ctx context.Context) error {
+	for range 1 + r.Rand.IntN(2) {
+		leader, err := r.Kit.Leader(ctx)
+		if err != nil {
+			return err
+		}
+		if err := r.Kit.Kill(leader); err != nil {
+			return err
+		}
+		r.Wait(ctx, r.Between(300*time.Millisecond, 900*time.Millisecond))
+		if err := r.Kit.Restart(ctx, leader); err != nil {
+			return err
+		}
+		r.Wait(ctx, r.Between(100*time.Millisecond, 400*time.Millisecond))
+	}
+	return nil
+}
+
 // StartKV starts a KVWorker per client and returns the function that stops
 // and waits for them.
 func (r *Run) StartKV(ctx context.Context, clients []*Client) (stop func()) {

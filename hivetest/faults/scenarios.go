@@ -40,23 +40,7 @@ func withKV(ctx context.Context, r *Run, fault func() error) error {
 // leaderKill kills the leader once or twice while the workers write, each
 // time restarting it after a while.
 func leaderKill(ctx context.Context, r *Run) error {
-	return withKV(ctx, r, func() error {
-		for range 1 + r.Rand.IntN(2) {
-			leader, err := r.Kit.Leader(ctx)
-			if err != nil {
-				return err
-			}
-			if err := r.Kit.Kill(leader); err != nil {
-				return err
-			}
-			r.Wait(ctx, r.Between(300*time.Millisecond, 900*time.Millisecond))
-			if err := r.Kit.Restart(ctx, leader); err != nil {
-				return err
-			}
-			r.Wait(ctx, r.Between(100*time.Millisecond, 400*time.Millisecond))
-		}
-		return nil
-	})
+	return withKV(ctx, r, func() error { return r.KillLeader(ctx) })
 }
 
 // partition cuts the client off from one member (minority) or from all

@@ -132,7 +132,7 @@ func runStore(ctx context.Context, r *faults.Run) error {
 		})
 	}
 	r.Wait(ctx, r.Between(200*time.Millisecond, 500*time.Millisecond))
-	err := killLeader(ctx, r)
+	err := r.KillLeader(ctx)
 	r.Wait(ctx, r.Between(300*time.Millisecond, 600*time.Millisecond))
 	stopWriters()
 	wg.Wait()
