@@ -80,3 +80,25 @@ type timeoutError struct{ cause error }
 
 func (e *timeoutError) Error() string   { return ErrClientTimeout.Error() + ": " + e.cause.Error() }
 func (e *timeoutError) Unwrap() []error { return []error{ErrClientTimeout, e.cause} }
+
+// RefusedBeforeSending reports whether err says the operation was refused
+// before anything reached the server: an empty key or user name, a value or
+// transaction over the server's limits, a lock of another backend, an
+// operation the backend does not implement. Such an operation certainly did
+// not happen, and sending it again fails the same way, so callers must not
+// retry it as it is (split it, fix it, or give up). Every other error,
+// including a timeout or ErrClientClosed during a call, leaves the outcome
+// unknown: the request may have been applied.
+func RefusedBeforeSending(err error) bool {
+	for _, sentinel := range refusedSentinels {
+		if errors.Is(err, sentinel) {
+			return true
+		}
+	}
+	return false
+}
+
+// refusedSentinels are the errors a backend returns only before sending.
+var refusedSentinels = []error{
+	ErrEmptyKey, ErrEmptyUser, ErrValueTooLarge, ErrInvalidTxn, ErrForeignLocker, ErrNotImplemented,
+}

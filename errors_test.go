@@ -74,3 +74,17 @@ func TestSentinelErrorsDistinct(t *testing.T) {
 		}
 	}
 }
+
+func TestRefusedBeforeSending(t *testing.T) {
+	for _, err := range []error{kvstore.ErrEmptyKey, kvstore.ErrEmptyUser, kvstore.ErrValueTooLarge, kvstore.ErrInvalidTxn, kvstore.ErrForeignLocker, kvstore.ErrNotImplemented} {
+		wrapped := &kvstore.OpError{Op: "update", Key: "k", Err: err}
+		if !kvstore.RefusedBeforeSending(wrapped) {
+			t.Errorf("RefusedBeforeSending(%v) = false, want true", wrapped)
+		}
+	}
+	for _, err := range []error{nil, kvstore.ErrClientClosed, kvstore.ErrLockLeaseExpired, context.DeadlineExceeded, kvstore.Hint(context.DeadlineExceeded), errors.New("etcdserver: leader changed")} {
+		if kvstore.RefusedBeforeSending(err) {
+			t.Errorf("RefusedBeforeSending(%v) = true, want false: its outcome is unknown", err)
+		}
+	}
+}

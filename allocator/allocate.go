@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/hivekv/kvstore"
 )
 
 const (
@@ -189,7 +191,7 @@ func (a *Allocator) allocateTxn(ctx context.Context, key string) (ID, bool, erro
 			return NoID, false, err
 		}
 		c, err := a.txn.tryCreate(ctx, id, key)
-		if err != nil && !isValidationError(err) {
+		if err != nil && !kvstore.RefusedBeforeSending(err) {
 			// Unknown outcome: read back before trying anything else, so
 			// that a create that happened is not made twice. The read
 			// outlives the caller's ctx: its answer is needed either way.

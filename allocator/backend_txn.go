@@ -144,10 +144,3 @@ func (k *kvstoreBackend) createApplied(ctx context.Context, id ID, key string) (
 	m, s := resp.Results[0].KVs, resp.Results[1].KVs
 	return len(m) == 1 && string(m[0].Data) == key && len(s) == 1 && string(s[0].Data) == id.String(), nil
 }
-
-// isValidationError reports errors raised before anything was sent: the
-// transaction certainly did not run.
-func isValidationError(err error) bool {
-	return errors.Is(err, kvstore.ErrEmptyKey) || errors.Is(err, kvstore.ErrValueTooLarge) ||
-		errors.Is(err, kvstore.ErrInvalidTxn) || errors.Is(err, kvstore.ErrForeignLocker)
-}

@@ -3,7 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
-	"errors"
+
 	"strings"
 	"sync"
 	"time"
@@ -157,13 +157,6 @@ func (s *syncStore) fillKeys(b *batch) {
 	}
 }
 
-// refusedBeforeSending reports a validation error of the backend: nothing
-// was sent, and sending the same again would fail the same way.
-func refusedBeforeSending(err error) bool {
-	return errors.Is(err, kvstore.ErrValueTooLarge) || errors.Is(err, kvstore.ErrEmptyKey) ||
-		errors.Is(err, kvstore.ErrInvalidTxn)
-}
-
 // writeTimeout bounds one write. A write in flight when the server lost its
 // leader would otherwise wait for as long as Run lives; bounded, it fails,
 // its keys are retried with backoff, and the store converges soon after the
@@ -196,7 +189,7 @@ func (s *syncStore) complete(ctx context.Context, b *batch, err error) []func(co
 	defer s.mu.Unlock()
 	now := time.Now()
 	stopping := err != nil && ctx.Err() != nil
-	refused := err != nil && !stopping && refusedBeforeSending(err)
+	refused := err != nil && !stopping && kvstore.RefusedBeforeSending(err)
 	switch {
 	case err == nil || stopping:
 	case refused && len(b.ops) > 1:

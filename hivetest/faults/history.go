@@ -155,8 +155,7 @@ func classify(err error, closedBefore bool) Outcome {
 	switch {
 	case err == nil:
 		return OK
-	case errors.Is(err, kvstore.ErrEmptyKey), errors.Is(err, kvstore.ErrValueTooLarge),
-		errors.Is(err, kvstore.ErrInvalidTxn), errors.Is(err, kvstore.ErrForeignLocker):
+	case kvstore.RefusedBeforeSending(err):
 		return Failed
 	case errors.Is(err, kvstore.ErrClientClosed) && closedBefore:
 		return Failed
