@@ -2,7 +2,6 @@ package etcd
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,12 +76,29 @@ func (s *statusState) report(err error) {
 }
 
 // onConnected runs once, on the connect goroutine (so inside c.wg), after
-// the first session is established: it starts the status checker and the
-// heartbeat watcher.
+// the first session is established and before NewClient's error channel
+// closes: it sets the first full status line, then starts the status
+// checker and the heartbeat watcher.
+//
+// The first line is the checker's format, so that a program printing the
+// status right after connecting sees endpoints, versions and the leader.
+// The session just granted its lease through raft, which proves quorum;
+// only the endpoints are probed, each for at most firstProbeTimeout, so a
+// dead endpoint among live ones delays the connection little (it is listed
+// as failing, and the checker's first round, which starts at once, looks
+// again).
 func (c *etcdClient) onConnected() {
-	c.status.set(kvstore.Status{State: kvstore.StateOK, Msg: fmt.Sprintf("etcd: connected to %s", c.endpointsString())})
+	var endpoints []endpointResult
+	if c.extra == nil || !c.extra.NoEndpointStatusChecks {
+		endpoints = c.probeEndpoints(c.ctx, min(firstProbeTimeout, c.extra.EffectiveStatusCheckTimeout()))
+	}
+	st, _ := c.evaluate(nil, nil, endpoints)
+	c.status.set(st)
 	c.spawn(c.runStatusChecker, c.watchHeartbeat)
 }
+
+// firstProbeTimeout bounds onConnected's endpoint probes.
+const firstProbeTimeout = time.Second
 
 // closeStatus runs in Close after the background goroutines have exited.
 func (c *etcdClient) closeStatus() { close(c.status.errs) }

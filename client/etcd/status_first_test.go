@@ -1,0 +1,23 @@
+package etcd_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/hivetest"
+)
+
+// The status a program sees as soon as the connection is up is the full
+// line (endpoints, versions, leader, quorum), not a bare "connected to".
+func TestStatusRightAfterConnect(t *testing.T) {
+	t.Parallel()
+	srv := hivetest.SharedServer(t)
+	c := newEtcdClient(t, []string{srv.Endpoint()}, &kvstore.ExtraOptions{DialOption: hivetest.FastReconnectDialOptions()})
+	st := c.Status()
+	require.Equal(t, kvstore.StateOK, st.State, st.Msg)
+	require.Regexp(t, `^etcd: 1/1 connected, leases=\d+, lock leases=1, has-quorum=true: `, st.Msg)
+	require.Regexp(t, endpointVersionRe, st.Msg)
+	require.Regexp(t, leaderRe, st.Msg)
+}
