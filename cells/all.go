@@ -1,11 +1,6 @@
 package cells
 
-import (
-	"github.com/cilium/hive/cell"
-
-	"github.com/hivekv/kvstore/heartbeat"
-	"github.com/hivekv/kvstore/lockgc"
-)
+import "github.com/hivekv/kvstore/config"
 
 // All is what a program that uses the kvstore usually wants, in one line:
 // the client (Client), the user-management view of it (UserMgmtClient), the
@@ -14,9 +9,6 @@ import (
 // With --kvstore unset the client promise is rejected with
 // kvstore.ErrNotConfigured and the other cells log that and stay idle, so a
 // program can include All unconditionally.
-var All = cell.Group(
-	Client,
-	UserMgmtClient,
-	heartbeat.Cell,
-	lockgc.Cell,
-)
+//
+// AllWithDefaults is All with other defaults for the --kvstore* flags.
+var All = AllWithDefaults(config.DefaultConfig)

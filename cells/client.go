@@ -42,13 +42,11 @@ import (
 // keepalives, watches and background checks, which would otherwise leak past
 // the hive's lifetime (a problem for tests that run many hives per process).
 // After stop, operations on the client fail with kvstore.ErrClientClosed.
-var Client = cell.Module(
-	"kvstore-client",
-	"KVStore Client",
-
-	cell.Config(config.DefaultConfig),
-	cell.Provide(newClientPromise),
-)
+//
+// A configuration error fails the hive's start with the client's own
+// invoke (checkClientConfig), whose error names the flag and lists the
+// valid values. ClientWithDefaults gives the flags other defaults.
+var Client = ClientWithDefaults(config.DefaultConfig)
 
 // clientParams are the inputs of the Client cell. The optional ones are
 // taken when the consumer's graph provides them.

@@ -16,6 +16,9 @@
 //   - UserMgmtClient (module "global-kvstore-users-client"): a
 //     promise.Promise[kvstore.BackendOperationsUserMgmt] derived from it.
 //   - All: Client, UserMgmtClient, the heartbeat writer and the lock GC.
+//   - ClientWithDefaults, AllWithDefaults: the same with other defaults for
+//     the --kvstore* flags (e.g. the backend), as Cilium v1.16's
+//     kvstore.Cell(defaultBackend); the command line still wins.
 //   - ScriptCommands: kvstore/* commands for hive script tests and shells.
 //
 // Every cell works in a bare hive: none requires a job registry, a health

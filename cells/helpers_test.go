@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/config"
 	"github.com/hivekv/kvstore/hivetest"
 	"github.com/hivekv/kvstore/promise"
 )
@@ -93,4 +94,9 @@ func shutdownErr(opts []hive.ShutdownOption) error {
 	h := hive.New()
 	h.Shutdown(opts...)
 	return h.Run(slog.New(slog.DiscardHandler))
+}
+
+// cellInvokeConfig stores the client's config.Config in *c.
+func cellInvokeConfig(c *config.Config) cell.Cell {
+	return cell.Invoke(func(v config.Config) { *c = v })
 }
