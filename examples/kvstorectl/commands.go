@@ -41,7 +41,7 @@ var commands = []command{
 	},
 	{
 		name: "put", synopsis: "[--lease] KEY VALUE",
-		help:  []string{`write VALUE ("-" reads it from stdin)`},
+		help:  []string{`write VALUE ("-" reads it from stdin as is, like etcdctl:`, "`echo v` gives \"v\\n\"; use `printf %s v` for \"v\")"},
 		flags: func(fs *pflag.FlagSet) { fs.Bool("lease", false, "attach the key to the session lease") },
 		nargs: exactly(2), check: nonEmptyArgs("KEY"), do: put,
 	},

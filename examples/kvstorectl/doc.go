@@ -8,7 +8,9 @@
 // Commands:
 //
 //	get KEY                          print the value of KEY
-//	put [--lease] KEY VALUE          write VALUE ("-" reads it from stdin)
+//	put [--lease] KEY VALUE          write VALUE ("-" reads it from stdin,
+//	                                 byte for byte: a trailing newline is
+//	                                 kept, as etcdctl keeps it)
 //	delete KEY | --prefix PREFIX | --all
 //	                                 delete KEY, or every key under PREFIX
 //	                                 (not empty), or every key in the store

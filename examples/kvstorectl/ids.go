@@ -163,6 +163,11 @@ func idsList(ctx context.Context, e *env, c kvstore.BackendOperations, base stri
 	if err != nil {
 		return err
 	}
+	if len(st.keys) == 0 {
+		// On stderr, so that stdout stays one line per ID for scripts.
+		fmt.Fprintf(e.stderr, "no IDs under %s/id/\n", base)
+		return nil
+	}
 	for _, id := range slices.Sorted(maps.Keys(st.keys)) {
 		nodes := st.nodes[id]
 		slices.Sort(nodes)
@@ -180,13 +185,21 @@ func idsUnused(ctx context.Context, e *env, c kvstore.BackendOperations, base st
 	if err != nil {
 		return err
 	}
+	unused := 0
 	for _, id := range slices.Sorted(maps.Keys(st.keys)) {
 		if len(st.nodes[id]) > 0 {
 			continue
 		}
+		unused++
 		if _, err := fmt.Fprintf(e.stdout, "would delete\t%d\t%s\n", id, st.keys[id]); err != nil {
 			return err
 		}
+	}
+	switch {
+	case len(st.keys) == 0:
+		fmt.Fprintf(e.stderr, "no IDs under %s/id/: nothing to delete\n", base)
+	case unused == 0:
+		fmt.Fprintf(e.stderr, "no unused IDs under %s/id/ (%d in use): nothing to delete\n", base, len(st.keys))
 	}
 	return nil
 }

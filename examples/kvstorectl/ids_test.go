@@ -23,11 +23,26 @@ func TestIDs(t *testing.T) {
 	defer c.Close()
 	b, err := allocator.NewKVStoreBackend(allocator.KVStoreBackendConfig{BasePath: base, Suffix: "node1", Backend: c})
 	require.NoError(t, err)
+
+	// Nothing there yet: said on stderr, stdout stays empty for scripts.
+	code, out, stderr := ctl(t, "", "ids", "--base-path", base, "list")
+	requireOK(t, code, stderr)
+	require.Empty(t, out)
+	require.Equal(t, "no IDs under "+base+"/id/\n", stderr)
+	code, out, stderr = ctl(t, "", "ids", "--base-path", base, "gc", "--dry-run")
+	requireOK(t, code, stderr)
+	require.Empty(t, out)
+	require.Equal(t, "no IDs under "+base+"/id/: nothing to delete\n", stderr)
+
 	require.NoError(t, b.AllocateID(ctx, 7, "used;"))
 	require.NoError(t, b.AcquireReference(ctx, 7, "used;", nil))
+	code, out, stderr = ctl(t, "", "ids", "--base-path", base, "gc", "--dry-run")
+	requireOK(t, code, stderr)
+	require.Empty(t, out)
+	require.Equal(t, "no unused IDs under "+base+"/id/ (1 in use): nothing to delete\n", stderr)
 	require.NoError(t, b.AllocateID(ctx, 9, "unused;"))
 
-	code, out, stderr := ctl(t, "", "ids", "--base-path", base, "list")
+	code, out, stderr = ctl(t, "", "ids", "--base-path", base, "list")
 	requireOK(t, code, stderr)
 	require.Equal(t, "7\tused;\tnode1\n9\tunused;\t\n", out)
 

@@ -32,6 +32,8 @@ func put(ctx context.Context, e *env, c kvstore.BackendOperations, fs *pflag.Fla
 	lease, _ := fs.GetBool("lease")
 	value := []byte(args[1])
 	if args[1] == "-" {
+		// Byte for byte, as etcdctl put stores its stdin: stripping a
+		// newline would make values that end in one impossible to write.
 		data, err := io.ReadAll(e.stdin)
 		if err != nil {
 			return fmt.Errorf("reading the value from stdin: %w", err)
