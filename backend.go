@@ -136,7 +136,7 @@ type BackendOperationsUserMgmt interface {
 
 // UserRoleRevoker is implemented by backends that can take roles away from
 // a user without deleting it; both backends of this module do. It is a
-// separate interface because BackendOperationsUserMgmt is the reference's,
+// separate interface because BackendOperationsUserMgmt is Cilium v1.16's,
 // which can only grant: a caller shrinking a user's roles checks for it and
 // otherwise has to delete and recreate the user, who is then absent for a
 // moment.

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc"
 )
 
-// Timing defaults of the reference implementation.
+// Timing defaults of Cilium v1.16's pkg/kvstore.
 const (
 	// DefaultLeaseTTL is the TTL of the data lease (--kvstore-lease-ttl).
 	DefaultLeaseTTL = 15 * time.Minute

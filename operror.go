@@ -12,7 +12,7 @@ import (
 // matches the sentinel or server error underneath.
 //
 // One exception: an *IfLocked operation whose lock is gone returns
-// ErrLockLeaseExpired itself, unwrapped, as the reference does, so that code
+// ErrLockLeaseExpired itself, unwrapped, as Cilium v1.16 does, so that code
 // comparing it with == keeps working.
 type OpError struct {
 	Op  string

@@ -3,14 +3,14 @@
 // string) one numeric ID, shared by every node of a cluster, and frees IDs
 // that no node uses any more.
 //
-// The key layout is the reference's (Cilium's pkg/kvstore/allocator), so
+// The key layout is Cilium v1.16's (pkg/kvstore/allocator), so
 // processes of both kinds can share one base path B:
 //
 //	B/id/<ID>               master key, value = the key, no lease
 //	B/value/<key>/<node>    slave key of one node, value = decimal ID, on the node's lease
 //	B/locks/<key>/<lease>   the key's distributed lock (LockPath(B/locks/<key>))
 //
-// Backend (NewKVStoreBackend) is the seed's method set over any
+// Backend (NewKVStoreBackend) is Cilium v1.16's method set over any
 // kvstore.BackendOperations. Allocator is the node side: local reference
 // counts, a cache of B/id/ fed by ListAndWatch, random free IDs, the
 // periodic re-creation of this node's keys, and the operator side GC.

@@ -60,7 +60,7 @@ type Config struct {
 }
 
 // DefaultConfig is the configuration with every flag at its default: the
-// kvstore disabled and the reference timings.
+// kvstore disabled and Cilium v1.16's timings.
 var DefaultConfig = Config{
 	KVStore:                           "",
 	KVStoreOpt:                        map[string]string{},

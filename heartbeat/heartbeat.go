@@ -34,7 +34,7 @@ func Heartbeat(ctx context.Context, backend kvstore.BackendOperations, interval 
 
 // writeTimeout bounds one write: an interval, but at least a second (a busy
 // store must get a chance with short test intervals) and at most the lock
-// lease TTL, as in the reference.
+// lease TTL, as in Cilium v1.16.
 func writeTimeout(interval time.Duration) time.Duration {
 	return min(max(interval, time.Second), kvstore.DefaultLockLeaseTTL)
 }

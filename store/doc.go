@@ -23,5 +23,5 @@
 //
 // The package works on any kvstore.BackendOperations and imports no backend:
 // batching is used through the optional kvstore.Transactional capability.
-// Keys live at path.Join(prefix, key.GetKeyName()), as in the reference.
+// Keys live at path.Join(prefix, key.GetKeyName()), as in Cilium v1.16.
 package store

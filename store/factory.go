@@ -83,7 +83,7 @@ type WatchStoreManager interface {
 
 // Factory creates stores that share a logger and metrics.
 //
-// The constructors cannot return an error (the reference's signatures): a
+// The constructors cannot return an error (Cilium v1.16's signatures): a
 // store created with bad input (empty prefix, nil backend, nil key creator
 // or observer) logs the error at once, returns it (ErrEmptyPrefix,
 // ErrNoBackend, ...) from every method that returns errors, and its Run or

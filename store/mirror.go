@@ -78,7 +78,7 @@ func (mr *mirrored) prune(ctx context.Context) {
 // etcd: for each resource, a WatchStore on the remote feeds a SyncStore on
 // the local store, whose cluster name is the remote's.
 //
-// Layout (the reference's): remote key Source/<name> is copied to
+// Layout (Cilium v1.16's): remote key Source/<name> is copied to
 // path.Join(StateToCachePrefix(Prefix), cluster, name), and once the initial
 // copy of a resource is complete the marker
 // cilium/synced/<cluster>/<StateToCachePrefix(Prefix)> is written. A key

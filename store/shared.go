@@ -33,7 +33,7 @@ type Configuration struct {
 	SharedKeyDeleteDelay time.Duration
 	// KeyCreator decodes keys (required).
 	KeyCreator KeyCreator
-	// Backend is the kvstore (required: unlike the reference, there is no
+	// Backend is the kvstore (required: unlike Cilium v1.16, there is no
 	// global client to default to).
 	Backend kvstore.BackendOperations
 	// Observer receives the changes (optional).
@@ -50,7 +50,7 @@ type Configuration struct {
 }
 
 // SharedStore is the older combined reader and writer of a prefix, kept for
-// callers of the reference API: every participant writes its local keys
+// callers of Cilium v1.16's API: every participant writes its local keys
 // synchronously and watches everyone's. New code uses SyncStore and
 // WatchStore.
 //

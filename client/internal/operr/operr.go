@@ -5,7 +5,7 @@ import "github.com/hivekv/kvstore"
 // Wrap decorates err with the operation and key as a *kvstore.OpError and
 // marks timeouts with kvstore.Hint. A nil err stays nil.
 //
-// kvstore.ErrLockLeaseExpired itself is returned unwrapped: the reference
+// kvstore.ErrLockLeaseExpired itself is returned unwrapped: Cilium v1.16
 // returns it bare from *IfLocked operations and its callers compare it with
 // ==. Wrapped in more context (a lock acquisition that lost its key) it is
 // wrapped as any other cause.
