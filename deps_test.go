@@ -10,7 +10,7 @@ import (
 
 // TestProductionPackagesDoNotLinkEtcdServer keeps the embedded server (a
 // large dependency with its own global state) out of every binary that uses
-// the library: only hivetest and the demo may link it.
+// the library: only hivetest, the demo and the quick start may link it.
 func TestProductionPackagesDoNotLinkEtcdServer(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Fatalf("the go tool is needed to list dependencies: %v", err)
