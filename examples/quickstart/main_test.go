@@ -18,8 +18,14 @@ func TestMain(m *testing.M) { hivetest.Main(m, false) }
 func TestQuickstartEmbedded(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, run([]string{"--embedded"}, &out))
-	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
-	require.Len(t, lines, 3, out.String())
+	requireQuickstartOutput(t, out.String())
+}
+
+// requireQuickstartOutput checks the three lines the quick start prints.
+func requireQuickstartOutput(t *testing.T, out string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	require.Len(t, lines, 3, out)
 	require.Regexp(t, `^connected: Ok: etcd: 1/1 connected, leases=\d+, lock leases=1, has-quorum=true: http://127\.0\.0\.1:\d+ - 3\.\d+\.\d+ \(Leader\)$`, lines[0])
 	require.Regexp(t, `^ID (\d+) for app=quickstart; \(new=true\)$`, lines[1])
 	id := strings.Fields(lines[1])[1]
@@ -56,4 +62,14 @@ func TestReadmeQuickStartIsThisProgram(t *testing.T) {
 	require.GreaterOrEqual(t, end, 0, "unterminated block")
 	require.Equal(t, string(src), block[:end+1],
 		"README.md's quick start differs from examples/quickstart/main.go: copy the file into the README")
+
+	// The output the README shows is the program's.
+	const shown = "It prints, on stdout"
+	i := strings.Index(string(readme), shown)
+	require.GreaterOrEqual(t, i, 0, "README.md no longer shows the quick start's output after %q", shown)
+	rest := string(readme)[i:]
+	fence := strings.Index(rest, "```\n")
+	require.GreaterOrEqual(t, fence, 0)
+	rest = rest[fence+len("```\n"):]
+	requireQuickstartOutput(t, rest[:strings.Index(rest, "```\n")])
 }
