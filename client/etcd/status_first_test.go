@@ -21,3 +21,17 @@ func TestStatusRightAfterConnect(t *testing.T) {
 	require.Regexp(t, endpointVersionRe, st.Msg)
 	require.Regexp(t, leaderRe, st.Msg)
 }
+
+// An endpoint that does not answer is listed as failing in the first line
+// (Warning), and does not keep the client from connecting.
+func TestStatusRightAfterConnectDeadEndpoint(t *testing.T) {
+	t.Parallel()
+	srv := hivetest.SharedServer(t)
+	dead := "http://" + freeAddr(t)
+	c := newEtcdClient(t, []string{srv.Endpoint(), dead}, &kvstore.ExtraOptions{DialOption: hivetest.FastReconnectDialOptions()})
+	st := c.Status()
+	require.Equal(t, kvstore.StateWarning, st.State, st.Msg)
+	require.Regexp(t, `^etcd: 1/2 connected, leases=\d+, lock leases=1, has-quorum=true: `, st.Msg)
+	require.Contains(t, st.Msg, dead+" - ")
+	require.Regexp(t, leaderRe, st.Msg)
+}
