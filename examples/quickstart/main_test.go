@@ -40,6 +40,17 @@ func TestQuickstartNotConfigured(t *testing.T) {
 	require.Empty(t, out.String())
 }
 
+// An unreachable etcd ends the program with the client's error once
+// --kvstore-connectivity-timeout has passed, not with a hang.
+func TestQuickstartUnreachable(t *testing.T) {
+	var out bytes.Buffer
+	err := run([]string{"--kvstore=etcd", "--kvstore-opt=etcd.address=http://127.0.0.1:1",
+		"--kvstore-connectivity-timeout=1s"}, &out)
+	require.ErrorContains(t, err, "failed connecting to kvstore")
+	require.ErrorContains(t, err, "http://127.0.0.1:1")
+	require.Empty(t, out.String())
+}
+
 func TestQuickstartBadFlag(t *testing.T) {
 	var out bytes.Buffer
 	require.ErrorContains(t, run([]string{"--kvstore-opt=etcd.adress=x", "--kvstore=etcd"}, &out), `unknown key "etcd.adress"`)
