@@ -17,7 +17,7 @@ func TestCallsGiveUpWaitingForTheKeyAtTheirDeadline(t *testing.T) {
 	t.Cleanup(c.Close)
 	b, err := NewKVStoreBackend(KVStoreBackendConfig{BasePath: "ids", Suffix: "n1", Backend: c})
 	require.NoError(t, err)
-	a, err := NewAllocator(b, WithMin(1), WithMax(10), WithoutGC())
+	a, err := NewAllocator(b, WithMin(1), WithMax(10))
 	require.NoError(t, err)
 	t.Cleanup(a.Close)
 

@@ -30,7 +30,7 @@ func kvBackend(t *testing.T, c kvstore.BackendOperations, base, node string) all
 }
 
 func newAlloc(t *testing.T, b allocator.Backend, opts ...allocator.Option) *allocator.Allocator {
-	a, err := allocator.NewAllocator(b, append([]allocator.Option{allocator.WithMin(1), allocator.WithMax(10000), allocator.WithoutGC()}, opts...)...)
+	a, err := allocator.NewAllocator(b, append([]allocator.Option{allocator.WithMin(1), allocator.WithMax(10000), allocator.WithReleaseDelay(0)}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(a.Close)
 	require.NoError(t, a.WaitForInitialSync(ctxFor(t)))
