@@ -63,7 +63,7 @@ func TestLeaseLossNeverSharesAnID(t *testing.T) {
 	forEachKit(t, func(t *testing.T, k kit) {
 		ctx := testCtx(t)
 		base := basePath(t)
-		c := k.newCli(t)
+		c := k.b.New(t, nil, &kvstore.ExtraOptions{LeaseTTL: kvstore.MinLeaseTTL}) // see TestLeaseLossRecreatesInBatches
 		events := make(chan allocator.Event, 64)
 		a := newAllocator(t, c, base, "n1", allocator.WithSyncInterval(0), allocator.WithEvents(events))
 		id, _, _, err := a.Allocate(ctx, "a;")
@@ -157,7 +157,9 @@ func TestLeaseLossRecreatesInBatches(t *testing.T) {
 		const keys = 300
 		ctx := testCtx(t)
 		base := basePath(t)
-		c := k.newCli(t)
+		// The shortest lease TTL: etcd's client learns of a revoked lease
+		// at its next keep-alive, a third of the TTL after the last one.
+		c := k.b.New(t, nil, &kvstore.ExtraOptions{LeaseTTL: kvstore.MinLeaseTTL})
 		w := &writeCounter{BackendOperations: c}
 		a := newAllocator(t, w, base, "n1", allocator.WithSyncInterval(0))
 		for i := range keys {
@@ -168,9 +170,12 @@ func TestLeaseLossRecreatesInBatches(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, pairs, keys)
 		var lease int64
+		leases := map[int64]int{}
 		for _, v := range pairs {
 			lease = v.LeaseID
+			leases[v.LeaseID]++
 		}
+		require.Len(t, leases, 1)
 		w.take()
 		k.b.RevokeLease(t, lease)
 		require.Eventually(t, func() bool {
