@@ -170,6 +170,8 @@ type starter struct {
 	mu      sync.Mutex
 	alloc   *Allocator // created by run, closed by Stop
 	stopped bool       // Stop has run: run closes what it creates after
+
+	newAllocator func(Backend, ...Option) (*Allocator, error) // tests; nil: NewAllocator
 }
 
 // Start implements cell.HookInterface.
@@ -193,7 +195,11 @@ func (s *starter) run(ctx context.Context) {
 		s.resolver.Reject(err)
 		return
 	}
-	a, err := NewAllocator(b, s.opts...)
+	newAlloc := NewAllocator
+	if s.newAllocator != nil {
+		newAlloc = s.newAllocator
+	}
+	a, err := newAlloc(b, s.opts...)
 	if err != nil {
 		s.resolver.Reject(err)
 		return
