@@ -16,7 +16,7 @@ import (
 
 const (
 	// maxAllocAttempts bounds the attempts of one Allocate (each a
-	// one-round-trip try or a lock protocol run), as the reference does.
+	// one-round-trip try or a lock protocol run), as Cilium v1.16 does.
 	maxAllocAttempts = 16
 	// maxFastSteps bounds the transactions of one one-round-trip attempt
 	// before it gives way to the lock protocol.
@@ -265,7 +265,7 @@ func (a *Allocator) allocateTxn(ctx context.Context, key string) (id ID, isNew b
 	known, unique := a.cache.id(key)
 	if known != NoID && !unique {
 		// Two master keys name the key (one is left over from a node that
-		// died, or from an allocation racing the reference's protocol):
+		// died, or from an allocation racing Cilium's protocol):
 		// the lock protocol reads which one the slave keys use.
 		a.opts.metrics.conflict("unclear")
 		return NoID, false, NoID, errUseLock
@@ -341,7 +341,7 @@ func (a *Allocator) allocateTxn(ctx context.Context, key string) (id ID, isNew b
 	return NoID, false, known, errUseLock
 }
 
-// allocateLocked is the reference's lock protocol: lock key, read its
+// allocateLocked is Cilium v1.16's lock protocol: lock key, read its
 // slave keys, reference the ID they name (once its master key is checked),
 // else the key's own unused master key, else create a new master key; then
 // write this node's slave key, all fenced on the lock. hint is an ID whose

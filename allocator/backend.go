@@ -31,7 +31,7 @@ type GCStats struct {
 	Deleted int
 }
 
-// Backend is the storage side of the allocator: the seed's kvstore
+// Backend is the storage side of the allocator: Cilium v1.16's kvstore
 // allocator backend, keys as strings. Every method that takes a lock runs
 // only while the lock (from Lock) is held, else it fails with
 // kvstore.ErrLockLeaseExpired and changes nothing.

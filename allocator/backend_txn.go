@@ -73,7 +73,7 @@ func (k *kvstoreBackend) tryCreate(ctx context.Context, id ID, key string) (*con
 			kvstore.CmpNoPrefix(k.keys.lockKeys(key)),
 		},
 		Then: []kvstore.Op{
-			// The master key has no lease, as the reference's: an ID
+			// The master key has no lease, as Cilium's: an ID
 			// outlives its nodes until GC finds it unused.
 			kvstore.OpPut(master, []byte(key), false),
 			kvstore.OpPut(slaves+k.node, []byte(id.String()), true),
