@@ -19,7 +19,7 @@
 // one transaction (create the master and this node's slave key if the key
 // has no slave key, nobody holds its lock and the ID is free) and a
 // reference to an existing ID one more (write the slave key if the master
-// still names the key and nobody holds its lock). Only a conflict takes the
+// still names the key and nobody holds its lock). Only a conflict takes
 // Cilium v1.16's lock protocol. No allocator-wide mutex is held across a round
 // trip: callers of different keys never wait for each other.
 //
