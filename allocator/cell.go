@@ -70,7 +70,7 @@ func hostName() string {
 // Flags registers the flags of the cell.
 func (def Config) Flags(flags *pflag.FlagSet) {
 	flags.String(FlagBasePath, def.AllocatorBasePath, "Base path B of the allocator's keys (B/id/, B/value/, B/locks/)")
-	flags.String(FlagNodeName, def.AllocatorNodeName, "Name of this node in its slave keys B/value/<key>/<node> (no '/'; default: the host name)")
+	flags.String(FlagNodeName, def.AllocatorNodeName, "Name of this node in its slave keys B/value/<key>/<node>, no '/'")
 	flags.Uint64(FlagMinID, def.AllocatorMinID, "Smallest ID the allocator gives out (at least 1)")
 	flags.Uint64(FlagMaxID, def.AllocatorMaxID, "Largest ID the allocator gives out")
 	flags.Duration(FlagGCInterval, def.AllocatorGCInterval, "Period of the GC rounds of unused IDs and stale locks run by this process (0: none; agents leave it 0, one operator runs them)")
