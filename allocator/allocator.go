@@ -187,15 +187,29 @@ func (a *Allocator) GetByID(ctx context.Context, id ID) (string, error) {
 func (a *Allocator) ForeachCache(fn func(ID, string)) { a.cache.foreach(fn) }
 
 // RunGC runs one GC round over this Allocator's range; see Backend.RunGC.
+// Like every call that writes, it fails with ErrClosed after Close, and
+// Close interrupts and waits for a round in progress.
 func (a *Allocator) RunGC(ctx context.Context, limiter *rate.Limiter, staleKeysPrevRound map[string]uint64) (map[string]uint64, *GCStats, error) {
+	ctx, leave, err := a.enter(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer leave()
 	stale, stats, err := a.backend.RunGC(ctx, limiter, staleKeysPrevRound, a.opts.min|a.opts.mask, a.opts.max|a.opts.mask)
 	a.opts.metrics.gc(stats)
-	return stale, stats, err
+	return stale, stats, a.closedErr(err)
 }
 
 // RunLocksGC runs one round of the stale lock GC; see Backend.RunLocksGC.
+// After Close it fails with ErrClosed.
 func (a *Allocator) RunLocksGC(ctx context.Context, staleLocksPrevRound map[string]kvstore.Value) (map[string]kvstore.Value, error) {
-	return a.backend.RunLocksGC(ctx, staleLocksPrevRound)
+	ctx, leave, err := a.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
+	stale, err := a.backend.RunLocksGC(ctx, staleLocksPrevRound)
+	return stale, a.closedErr(err)
 }
 
 // Close stops the watch, the sync and the GC, interrupts the Allocate and

@@ -127,6 +127,13 @@ func TestNoWritesAfterClose(t *testing.T) {
 		require.NoError(t, held.Unlock(ctx))
 		require.Empty(t, listStrings(t, other, base+"/id/"))
 		require.Empty(t, listStrings(t, other, base+"/value/"))
+		// Every call that could write fails after Close.
+		_, err = a.Release(ctx, "k;")
+		require.ErrorIs(t, err, allocator.ErrClosed)
+		_, _, err = a.RunGC(ctx, nil, nil)
+		require.ErrorIs(t, err, allocator.ErrClosed)
+		_, err = a.RunLocksGC(ctx, nil)
+		require.ErrorIs(t, err, allocator.ErrClosed)
 	})
 }
 
