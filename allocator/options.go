@@ -19,9 +19,9 @@ const (
 	// DefaultSyncInterval is how often the keys of this node are
 	// re-created if missing (--kvstore-periodic-sync's default).
 	DefaultSyncInterval = 5 * time.Minute
-	// DefaultGCInterval is the period of the GC rounds of allocator.Cell's
-	// operator side, when enabled with WithGCInterval; NewAllocator runs
-	// none unless asked.
+	// DefaultGCInterval is a usual period for WithGCInterval (that of
+	// Cilium's operator). Neither NewAllocator nor allocator.Cell runs GC
+	// rounds unless asked.
 	DefaultGCInterval = 15 * time.Minute
 	// DefaultGCRate is how many master keys a GC round deletes per second.
 	DefaultGCRate = 250
