@@ -2,6 +2,7 @@ package allocator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/internal/logfallback"
 )
 
 // Allocator gives keys IDs on a Backend, for one node.
@@ -20,10 +22,13 @@ import (
 // key are serialised; calls for different keys run in parallel.
 //
 // NewAllocator starts a watch of the master keys (the cache behind Get,
-// GetByID and ForeachCache, and the source of Events), the periodic sync
-// of this node's keys and, unless WithoutGC, the GC rounds. Close stops
-// them; it does not delete this node's slave keys (they go with the
-// client's lease, or with Release).
+// GetByID and ForeachCache, and the source of Events), the re-creation of
+// this node's keys (periodic, and at once after a lease loss; WithoutGC
+// turns it off, as in Cilium) and, only with WithGCInterval, GC rounds.
+// Close stops them and waits for every call in progress; once it has
+// returned, no call of this Allocator writes to the store. It does not
+// delete this node's slave keys (they go with the client's lease, or with
+// Release).
 type Allocator struct {
 	backend Backend
 	txn     txnBackend // nil: lock protocol only
@@ -40,6 +45,16 @@ type Allocator struct {
 	// allocated again meanwhile. (The slave key would otherwise keep the
 	// ID alive for as long as this node's lease.)
 	unreleased map[string]ID
+	// released remembers the ID of keys whose last reference this node
+	// released, while the cache names that ID for the key: allocating the
+	// key again right away reuses it (checked in the store under the
+	// key's lock) instead of a random ID.
+	released map[string]ID
+
+	// pendingExpired holds keys whose slave key expired with its lease,
+	// waiting for the re-creation worker (batched, see sync.go).
+	pendingExpired map[string]struct{}
+	expiredWake    chan struct{}
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -47,7 +62,8 @@ type Allocator struct {
 
 	bgMu     sync.Mutex // orders goBackground against Close
 	bgClosed bool
-	wg       sync.WaitGroup
+	wg       sync.WaitGroup // background goroutines
+	calls    sync.WaitGroup // Allocate and Release calls in progress
 }
 
 // NewAllocator returns an Allocator on b. It validates the options (a
@@ -69,18 +85,23 @@ func NewAllocator(b Backend, opts ...Option) (*Allocator, error) {
 		backend: b,
 		txn:     asTxn(b),
 		opts:    o,
-		log:     o.log.WithField("subsys", "allocator"),
+		log:     logfallback.Or(o.log).WithField("subsys", "allocator"),
 		pool:    newPool(o.min, o.max, o.mask),
 		local:   map[string]*localKey{},
 
-		unreleased: map[string]ID{},
-		ctx:        ctx,
-		cancel:     cancel,
+		unreleased:     map[string]ID{},
+		released:       map[string]ID{},
+		pendingExpired: map[string]struct{}{},
+		expiredWake:    make(chan struct{}, 1),
+		ctx:            ctx,
+		cancel:         cancel,
 	}
 	a.cache = newCache(a.cacheChanged)
 	a.goBackground(func() { b.ListAndWatch(ctx, a.cache) })
-	a.startSync()
-	if o.gc {
+	if !o.noLocalSync {
+		a.startSync()
+	}
+	if o.gcInterval > 0 {
 		a.startGC()
 	}
 	return a, nil
@@ -96,6 +117,11 @@ func (a *Allocator) cacheChanged(typ changeType, id ID, key string) {
 		a.pool.seen(id)
 	case changeDelete:
 		a.pool.seen(id)
+		a.mu.Lock()
+		if a.released[key] == id {
+			delete(a.released, key)
+		}
+		a.mu.Unlock()
 	}
 	if a.opts.events == nil {
 		return
@@ -161,19 +187,37 @@ func (a *Allocator) GetByID(ctx context.Context, id ID) (string, error) {
 func (a *Allocator) ForeachCache(fn func(ID, string)) { a.cache.foreach(fn) }
 
 // RunGC runs one GC round over this Allocator's range; see Backend.RunGC.
+// Like every call that writes, it fails with ErrClosed after Close, and
+// Close interrupts and waits for a round in progress.
 func (a *Allocator) RunGC(ctx context.Context, limiter *rate.Limiter, staleKeysPrevRound map[string]uint64) (map[string]uint64, *GCStats, error) {
+	ctx, leave, err := a.enter(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer leave()
 	stale, stats, err := a.backend.RunGC(ctx, limiter, staleKeysPrevRound, a.opts.min|a.opts.mask, a.opts.max|a.opts.mask)
 	a.opts.metrics.gc(stats)
-	return stale, stats, err
+	return stale, stats, a.closedErr(err)
 }
 
 // RunLocksGC runs one round of the stale lock GC; see Backend.RunLocksGC.
+// After Close it fails with ErrClosed.
 func (a *Allocator) RunLocksGC(ctx context.Context, staleLocksPrevRound map[string]kvstore.Value) (map[string]kvstore.Value, error) {
-	return a.backend.RunLocksGC(ctx, staleLocksPrevRound)
+	ctx, leave, err := a.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
+	stale, err := a.backend.RunLocksGC(ctx, staleLocksPrevRound)
+	return stale, a.closedErr(err)
 }
 
-// Close stops the watch, the sync and the GC, and waits for them. Calls
-// after Close fail with ErrClosed. Close is idempotent.
+// Close stops the watch, the sync and the GC, interrupts the Allocate and
+// Release calls in progress (they return ErrClosed, or the store error of
+// an interrupted write), and waits for all of them: once Close has
+// returned, no call of this Allocator writes to the store. Calls after
+// Close fail with ErrClosed. Close is idempotent; a second Close returns
+// at once.
 func (a *Allocator) Close() {
 	if a.closed.Swap(true) {
 		return
@@ -182,7 +226,37 @@ func (a *Allocator) Close() {
 	a.bgClosed = true
 	a.bgMu.Unlock()
 	a.cancel()
+	a.calls.Wait()
 	a.wg.Wait()
+}
+
+// enter registers an Allocate or Release call that Close waits for, and
+// returns its ctx, which also ends at Close. It fails with ErrClosed once
+// Close has begun.
+func (a *Allocator) enter(ctx context.Context) (context.Context, func(), error) {
+	a.bgMu.Lock()
+	if a.bgClosed {
+		a.bgMu.Unlock()
+		return nil, nil, ErrClosed
+	}
+	a.calls.Add(1)
+	a.bgMu.Unlock()
+	cctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(a.ctx, cancel)
+	return cctx, func() {
+		stop()
+		cancel()
+		a.calls.Done()
+	}, nil
+}
+
+// closedErr returns ErrClosed, wrapping err, when Close interrupted the
+// call that failed with err; else err.
+func (a *Allocator) closedErr(err error) error {
+	if err != nil && a.ctx.Err() != nil && !errors.Is(err, ErrClosed) {
+		return fmt.Errorf("%w (interrupted: %w)", ErrClosed, err)
+	}
+	return err
 }
 
 // goBackground runs f on a goroutine that Close waits for, unless Close
@@ -202,17 +276,27 @@ func (a *Allocator) goBackground(f func()) {
 
 // localID returns the ID of key if this node holds it. It never waits for
 // a call on the key in progress (which may wait for the store): then the
-// cache answers.
+// cache answers. It counts as a user of the entry while it looks, so that
+// a caller giving up meanwhile cannot mistake its lock for a holder's.
 func (a *Allocator) localID(key string) ID {
 	a.mu.Lock()
 	lk := a.local[key]
+	if lk != nil {
+		lk.users++
+	}
 	a.mu.Unlock()
-	if lk == nil || !lk.tryLock() {
+	if lk == nil {
 		return NoID
 	}
-	defer lk.unlock()
-	if lk.refs > 0 {
-		return lk.id
+	if !lk.tryLock() {
+		a.done(key, lk, 1) // the holder decides whether the entry goes
+		return NoID
+	}
+	id, refs := lk.id, lk.refs
+	lk.unlock()
+	a.done(key, lk, refs)
+	if refs > 0 {
+		return id
 	}
 	return NoID
 }
@@ -236,7 +320,7 @@ func (a *Allocator) done(key string, lk *localKey, refs int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	lk.users--
-	if lk.users == 0 && refs == 0 {
+	if lk.users == 0 && refs == 0 && a.local[key] == lk {
 		delete(a.local, key)
 	}
 }

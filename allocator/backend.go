@@ -10,6 +10,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/internal/logfallback"
 )
 
 // CacheMutations receives the changes of the master keys from
@@ -50,7 +51,11 @@ type Backend interface {
 	Release(ctx context.Context, id ID, key string) error
 	// UpdateKey re-creates the master key of id if it is missing and
 	// writes this node's slave key; with reliablyMissing the slave key is
-	// known to be gone and is only created.
+	// known to be gone and is only created. It restores only what still
+	// belongs to key: when the master key of id names another key (the ID
+	// was freed and given to it while this node's slave key was missing),
+	// it writes nothing and returns ErrIDReassigned; the caller must give
+	// key another ID, never share id.
 	UpdateKey(ctx context.Context, id ID, key string, reliablyMissing bool) error
 	// UpdateKeyIfLocked is UpdateKey under lock.
 	UpdateKeyIfLocked(ctx context.Context, id ID, key string, reliablyMissing bool, lock kvstore.KVLocker) error
@@ -87,6 +92,9 @@ type KVStoreBackendConfig struct {
 	Suffix string
 	// Backend is the store.
 	Backend kvstore.BackendOperations
+	// Log is the logger (nil: logrus' standard logger, see
+	// internal/logfallback).
+	Log logrus.FieldLogger
 }
 
 // kvstoreBackend is Backend over a kvstore.BackendOperations.
@@ -114,7 +122,7 @@ func NewKVStoreBackend(cfg KVStoreBackendConfig) (Backend, error) {
 		b:    cfg.Backend,
 		keys: newLayout(cfg.BasePath),
 		node: cfg.Suffix,
-		log:  logrus.WithField("subsys", "allocator-backend"),
+		log:  logfallback.Or(cfg.Log).WithField("subsys", "allocator-backend"),
 	}
 	kb.tx, _ = cfg.Backend.(kvstore.Transactional)
 	return kb, nil
@@ -200,6 +208,12 @@ func (k *kvstoreBackend) UpdateKeyIfLocked(ctx context.Context, id ID, key strin
 	if err := checkKey(key); err != nil {
 		return err
 	}
+	if id == NoID {
+		return ErrInvalidID
+	}
+	if k.tx != nil {
+		return k.updateKeyTxn(ctx, id, key, reliablyMissing, lock)
+	}
 	master := k.keys.master(id)
 	var created bool
 	var err error
@@ -213,6 +227,18 @@ func (k *kvstoreBackend) UpdateKeyIfLocked(ctx context.Context, id ID, key strin
 	}
 	if created {
 		k.log.WithFields(logrus.Fields{"key": master, "value": key}).Warning("Re-created missing master key")
+	} else {
+		// Without transactions the check and the write below are two
+		// requests: under key's lock nobody can free a master key naming
+		// key in between (GC takes that lock), without it a GC and a new
+		// allocation could, in theory. The Allocator takes the lock.
+		owner, err := k.b.Get(ctx, master)
+		if err != nil {
+			return fmt.Errorf("unable to read master key %q: %w", master, err)
+		}
+		if string(owner) != key {
+			return reassigned(master, key, string(owner))
+		}
 	}
 	slave := k.keys.slave(key, k.node)
 	value := []byte(id.String())
@@ -233,6 +259,84 @@ func (k *kvstoreBackend) UpdateKeyIfLocked(ctx context.Context, id ID, key strin
 		k.log.WithFields(logrus.Fields{"key": slave, "value": id}).Warning("Re-created missing slave key")
 	}
 	return nil
+}
+
+func reassigned(master, key, owner string) error {
+	return fmt.Errorf("%w: master key %q names %q, not %q: this node's slave key is not re-created", ErrIDReassigned, master, owner, key)
+}
+
+// updateKeyTxn is UpdateKeyIfLocked on a transactional store: the slave
+// key is written only in a transaction that checks that the master key
+// names key (or creates both), so a master key freed and given to another
+// key meanwhile can never get a slave key of key. Keys already in place
+// cost one read-only transaction.
+func (k *kvstoreBackend) updateKeyTxn(ctx context.Context, id ID, key string, reliablyMissing bool, lock kvstore.KVLocker) error {
+	master, slave := k.keys.master(id), k.keys.slave(key, k.node)
+	value := []byte(id.String())
+	var owner *string // nil: unknown, read it
+	if !reliablyMissing {
+		resp, err := k.tx.Txn(ctx, kvstore.Txn{
+			If:   []kvstore.Cmp{kvstore.CmpValue(master, []byte(key)), kvstore.CmpValue(slave, value)},
+			Else: []kvstore.Op{kvstore.OpGet(master)},
+			Lock: lock,
+		})
+		if err != nil {
+			return fmt.Errorf("unable to read the keys of %q (ID %d): %w", key, id, err)
+		}
+		if resp.Succeeded {
+			return nil
+		}
+		owner = ownerOf(resp)
+	}
+	// A few rounds: each can only fail because a concurrent writer
+	// created or deleted the master key in between.
+	for range 3 {
+		var txn kvstore.Txn
+		switch {
+		case owner != nil && *owner != key:
+			return reassigned(master, key, *owner)
+		case owner != nil && *owner == key:
+			txn = kvstore.Txn{
+				If:   []kvstore.Cmp{kvstore.CmpValue(master, []byte(key))},
+				Then: []kvstore.Op{kvstore.OpPut(slave, value, true)},
+				Else: []kvstore.Op{kvstore.OpGet(master)},
+				Lock: lock,
+			}
+		default: // the master key is missing, or not read yet
+			txn = kvstore.Txn{
+				If: []kvstore.Cmp{kvstore.CmpMissing(master)},
+				Then: []kvstore.Op{
+					kvstore.OpPut(master, []byte(key), false),
+					kvstore.OpPut(slave, value, true),
+				},
+				Else: []kvstore.Op{kvstore.OpGet(master)},
+				Lock: lock,
+			}
+		}
+		resp, err := k.tx.Txn(ctx, txn)
+		if err != nil {
+			return fmt.Errorf("Unable to re-create the keys of %q (ID %d): %w", key, id, err)
+		}
+		if resp.Succeeded {
+			if owner == nil {
+				k.log.WithFields(logrus.Fields{"key": master, "value": key}).Warning("Re-created missing master key")
+			}
+			k.log.WithFields(logrus.Fields{"key": slave, "value": id}).Info("Re-created slave key")
+			return nil
+		}
+		owner = ownerOf(resp) // nil: deleted meanwhile, create it
+	}
+	return fmt.Errorf("unable to re-create the keys of %q (ID %d): the master key kept changing", key, id)
+}
+
+// ownerOf returns the value of the master key read by the first Else op,
+// nil if it is missing.
+func ownerOf(resp *kvstore.TxnResponse) *string {
+	if len(resp.Results) == 0 || len(resp.Results[0].KVs) == 0 {
+		return nil
+	}
+	v := string(resp.Results[0].KVs[0].Data)
+	return &v
 }
 
 func (k *kvstoreBackend) Get(ctx context.Context, key string) (ID, error) {
@@ -291,22 +395,53 @@ func (k *kvstoreBackend) DeleteAllKeys(ctx context.Context) error {
 }
 
 // IDDeleter is implemented by the kvstore backend: doublewrite uses it to
-// undo on one backend an allocation that failed on the other.
+// undo on one backend an allocation that failed on the other, and the
+// Allocator to delete extra unused master keys of a key.
 type IDDeleter interface {
-	// DeleteID deletes the master key of id if it still names key (on a
-	// store without transactions: unconditionally). A missing master key
-	// is not an error.
+	// DeleteID deletes the master key of id if it still names key. A
+	// missing master key, or one naming another key, is not an error
+	// (nothing is deleted). Without transactions it takes key's lock.
 	DeleteID(ctx context.Context, id ID, key string) error
+	// DeleteIDIfLocked is DeleteID for a caller holding key's lock.
+	DeleteIDIfLocked(ctx context.Context, id ID, key string, lock kvstore.KVLocker) error
 }
 
 func (k *kvstoreBackend) DeleteID(ctx context.Context, id ID, key string) error {
-	master := k.keys.master(id)
-	if k.tx == nil {
-		return k.b.Delete(ctx, master)
+	if k.tx != nil {
+		return k.DeleteIDIfLocked(ctx, id, key, nil)
 	}
-	_, err := k.tx.Txn(ctx, kvstore.Txn{
-		If:   []kvstore.Cmp{kvstore.CmpValue(master, []byte(key))},
-		Then: []kvstore.Op{kvstore.OpDelete(master)},
-	})
-	return err
+	lock, err := k.Lock(ctx, key)
+	if err != nil {
+		return fmt.Errorf("lock %q: %w", key, err)
+	}
+	defer func() { _ = lock.Unlock(context.WithoutCancel(ctx)) }()
+	return k.DeleteIDIfLocked(ctx, id, key, lock)
+}
+
+func (k *kvstoreBackend) DeleteIDIfLocked(ctx context.Context, id ID, key string, lock kvstore.KVLocker) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	master := k.keys.master(id)
+	if k.tx != nil {
+		_, err := k.tx.Txn(ctx, kvstore.Txn{
+			If:   []kvstore.Cmp{kvstore.CmpValue(master, []byte(key))},
+			Then: []kvstore.Op{kvstore.OpDelete(master)},
+			Lock: lock,
+		})
+		return err
+	}
+	if lock == nil {
+		return k.DeleteID(ctx, id, key)
+	}
+	// Under key's lock a master key naming key cannot change: creating it
+	// fails (it exists), and only holders of this lock (GC) delete it.
+	v, err := k.b.Get(ctx, master)
+	if err != nil {
+		return err
+	}
+	if string(v) != key {
+		return nil
+	}
+	return k.b.DeleteIfLocked(ctx, master, lock)
 }

@@ -88,7 +88,7 @@ func (k *kvstoreBackend) collect(ctx context.Context, name string, v kvstore.Val
 
 // deleteIfUnchanged deletes name if it still has revision rev (when the
 // backend can say so in one transaction) while lock is held. Without
-// transactions the lock alone guards it, as in the reference.
+// transactions the lock alone guards it, as in Cilium v1.16.
 func (k *kvstoreBackend) deleteIfUnchanged(ctx context.Context, name string, rev uint64, lock kvstore.KVLocker) error {
 	if k.tx == nil {
 		return k.b.DeleteIfLocked(ctx, name, lock)

@@ -26,13 +26,19 @@ type txnBackend interface {
 	// whether it was applied: the master key of id names key and this
 	// node's slave key holds id.
 	createApplied(ctx context.Context, id ID, key string) (bool, error)
+	// staleItems and restoreSlaves are the batched sync (backend_sync.go).
+	staleItems(ctx context.Context, items []syncItem) ([]syncItem, error)
+	restoreSlaves(ctx context.Context, items []syncItem) (bool, error)
 }
 
 // conflict says why a one-round-trip transaction did not apply.
 type conflict struct {
 	// locked: a lock key of the key exists (a holder, a waiter or a GC).
 	locked bool
-	// owner is the key the master key of the ID names ("" if it is free).
+	// taken: the master key of the ID exists.
+	taken bool
+	// owner is the key the master key of the ID names: "" if it is free,
+	// or if its value is empty (taken says which).
 	owner string
 	// existing is the ID of an exact slave key of the key (NoID if none
 	// was seen).
@@ -44,7 +50,7 @@ type conflict struct {
 }
 
 func (c *conflict) String() string {
-	return fmt.Sprintf("locked=%v owner=%q existing=%d unclear=%v", c.locked, c.owner, c.existing, c.slavesUnclear)
+	return fmt.Sprintf("locked=%v taken=%v owner=%q existing=%d unclear=%v", c.locked, c.taken, c.owner, c.existing, c.slavesUnclear)
 }
 
 // asTxn returns the one-round-trip side of b, if it has one.
@@ -67,7 +73,7 @@ func (k *kvstoreBackend) tryCreate(ctx context.Context, id ID, key string) (*con
 			kvstore.CmpNoPrefix(k.keys.lockKeys(key)),
 		},
 		Then: []kvstore.Op{
-			// The master key has no lease, as the reference's: an ID
+			// The master key has no lease, as Cilium's: an ID
 			// outlives its nodes until GC finds it unused.
 			kvstore.OpPut(master, []byte(key), false),
 			kvstore.OpPut(slaves+k.node, []byte(id.String()), true),
@@ -89,7 +95,7 @@ func (k *kvstoreBackend) tryCreate(ctx context.Context, id ID, key string) (*con
 	}
 	c := &conflict{locked: len(resp.Results[2].KVs) > 0}
 	if kvs := resp.Results[0].KVs; len(kvs) > 0 {
-		c.owner = string(kvs[0].Data)
+		c.taken, c.owner = true, string(kvs[0].Data)
 	}
 	if kvs := resp.Results[1].KVs; len(kvs) > 0 {
 		c.slavesUnclear = true

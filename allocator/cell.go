@@ -15,16 +15,18 @@ import (
 
 	"github.com/hivekv/kvstore"
 	"github.com/hivekv/kvstore/config"
+	"github.com/hivekv/kvstore/internal/logfallback"
 	"github.com/hivekv/kvstore/promise"
 )
 
 // Flag names. Each matches its Config field once the dashes are removed.
 const (
-	FlagBasePath   = "allocator-base-path"
-	FlagNodeName   = "allocator-node-name"
-	FlagMinID      = "allocator-min-id"
-	FlagMaxID      = "allocator-max-id"
-	FlagGCInterval = "allocator-gc-interval"
+	FlagBasePath     = "allocator-base-path"
+	FlagNodeName     = "allocator-node-name"
+	FlagMinID        = "allocator-min-id"
+	FlagMaxID        = "allocator-max-id"
+	FlagGCInterval   = "allocator-gc-interval"
+	FlagReleaseDelay = "allocator-release-delay"
 )
 
 // DefaultBasePath is the base path of Cilium's security identities.
@@ -42,6 +44,9 @@ type Config struct {
 	// AllocatorGCInterval is the period of GC rounds run by this process;
 	// 0 runs none (agents: the operator runs them).
 	AllocatorGCInterval time.Duration
+	// AllocatorReleaseDelay is how long the slave key of a key this node
+	// has just created outlives its release (see WithReleaseDelay).
+	AllocatorReleaseDelay time.Duration
 }
 
 // DefaultConfig is the configuration without flags.
@@ -50,6 +55,8 @@ var DefaultConfig = Config{
 	AllocatorNodeName: hostName(),
 	AllocatorMinID:    uint64(DefaultMinID),
 	AllocatorMaxID:    uint64(DefaultMaxID),
+
+	AllocatorReleaseDelay: DefaultReleaseDelay,
 }
 
 func hostName() string {
@@ -66,7 +73,8 @@ func (def Config) Flags(flags *pflag.FlagSet) {
 	flags.String(FlagNodeName, def.AllocatorNodeName, "Name of this node in its slave keys B/value/<key>/<node>, no '/'")
 	flags.Uint64(FlagMinID, def.AllocatorMinID, "Smallest ID the allocator gives out (at least 1)")
 	flags.Uint64(FlagMaxID, def.AllocatorMaxID, "Largest ID the allocator gives out")
-	flags.Duration(FlagGCInterval, def.AllocatorGCInterval, "Period of the GC rounds of unused IDs and stale locks run by this process (0: none)")
+	flags.Duration(FlagGCInterval, def.AllocatorGCInterval, "Period of the GC rounds of unused IDs and stale locks run by this process (0: none; agents leave it 0, one operator runs them)")
+	flags.Duration(FlagReleaseDelay, def.AllocatorReleaseDelay, "How long the slave key of a key this node has just created outlives its release, so that Cilium allocators sharing the store see its ID first (0: none)")
 }
 
 // Validate reports the first setting that cannot work, naming its flag.
@@ -84,6 +92,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: --%s=%d > --%s=%d: the range is empty", ErrInvalidConfig, FlagMinID, c.AllocatorMinID, FlagMaxID, c.AllocatorMaxID)
 	case c.AllocatorGCInterval < 0:
 		return fmt.Errorf("%w: --%s must not be negative, got %s", ErrInvalidConfig, FlagGCInterval, c.AllocatorGCInterval)
+	case c.AllocatorReleaseDelay < 0:
+		return fmt.Errorf("%w: --%s must not be negative, got %s", ErrInvalidConfig, FlagReleaseDelay, c.AllocatorReleaseDelay)
 	}
 	return nil
 }
@@ -95,7 +105,9 @@ func (c Config) Validate() error {
 //
 // Lifecycle: start never blocks; a client that fails rejects the promise
 // with the client's error. Stop closes the Allocator (before the client
-// cell closes the client); a pending promise is rejected with ErrClosed.
+// cell closes the client), also one created while Stop was running; a
+// pending promise is rejected with ErrClosed. GC rounds run only with
+// --allocator-gc-interval (agents: leave it 0, the operator runs them).
 var Cell = cell.Module(
 	"allocator",
 	"kvstore ID allocator",
@@ -121,13 +133,11 @@ func newAllocatorPromise(p cellParams) (promise.Promise[*Allocator], error) {
 	if err := p.Config.Validate(); err != nil {
 		return nil, err
 	}
-	log := p.Log
-	if log == nil {
-		log = logrus.StandardLogger()
-	}
+	log := logfallback.Or(p.Log)
 	opts := []Option{
 		WithMin(ID(p.Config.AllocatorMinID)), WithMax(ID(p.Config.AllocatorMaxID)),
-		WithGCInterval(p.Config.AllocatorGCInterval), WithLogger(log),
+		WithGCInterval(p.Config.AllocatorGCInterval), WithReleaseDelay(p.Config.AllocatorReleaseDelay),
+		WithLogger(log),
 	}
 	if p.KVStore.KVStorePeriodicSync > 0 {
 		opts = append(opts, WithSyncInterval(p.KVStore.KVStorePeriodicSync))
@@ -155,10 +165,13 @@ type starter struct {
 	resolver promise.Resolver[*Allocator]
 	log      logrus.FieldLogger
 
-	cancel context.CancelFunc
-	done   chan struct{}
-	mu     sync.Mutex
-	alloc  *Allocator
+	cancel  context.CancelFunc
+	done    chan struct{}
+	mu      sync.Mutex
+	alloc   *Allocator // created by run, closed by Stop
+	stopped bool       // Stop has run: run closes what it creates after
+
+	newAllocator func(Backend, ...Option) (*Allocator, error) // tests; nil: NewAllocator
 }
 
 // Start implements cell.HookInterface.
@@ -177,17 +190,29 @@ func (s *starter) run(ctx context.Context) {
 		s.resolver.Reject(fmt.Errorf("allocator: kvstore client unavailable: %w", err))
 		return
 	}
-	b, err := NewKVStoreBackend(KVStoreBackendConfig{BasePath: s.cfg.AllocatorBasePath, Suffix: s.cfg.AllocatorNodeName, Backend: c})
+	b, err := NewKVStoreBackend(KVStoreBackendConfig{BasePath: s.cfg.AllocatorBasePath, Suffix: s.cfg.AllocatorNodeName, Backend: c, Log: s.log})
 	if err != nil {
 		s.resolver.Reject(err)
 		return
 	}
-	a, err := NewAllocator(b, s.opts...)
+	newAlloc := NewAllocator
+	if s.newAllocator != nil {
+		newAlloc = s.newAllocator
+	}
+	a, err := newAlloc(b, s.opts...)
 	if err != nil {
 		s.resolver.Reject(err)
 		return
 	}
 	s.mu.Lock()
+	if s.stopped {
+		// Stop gave up waiting for this goroutine: nobody else will
+		// close a.
+		s.mu.Unlock()
+		a.Close()
+		s.resolver.Reject(ErrClosed)
+		return
+	}
 	s.alloc = a
 	s.mu.Unlock()
 	if err := a.WaitForInitialSync(ctx); err != nil {
@@ -205,16 +230,21 @@ func (s *starter) Stop(ctx cell.HookContext) error {
 	}
 	s.cancel()
 	s.resolver.Reject(ErrClosed) // ignored once resolved
+	var err error
 	select {
 	case <-s.done:
 	case <-ctx.Done():
-		return fmt.Errorf("stopping the allocator: %w", ctx.Err())
+		// run is still waiting for the client (it ends with s.cancel)
+		// or creating the Allocator: it closes what it creates after
+		// this, and whatever it created before is closed here.
+		err = fmt.Errorf("stopping the allocator: %w", ctx.Err())
 	}
 	s.mu.Lock()
+	s.stopped = true
 	a := s.alloc
 	s.mu.Unlock()
 	if a != nil {
 		a.Close()
 	}
-	return nil
+	return err
 }

@@ -29,6 +29,12 @@ var (
 	// same key) owns the ID.
 	ErrMasterKeyExists = errors.New("allocator: master key already exists")
 
+	// ErrIDReassigned fires when UpdateKey finds the master key of the ID
+	// naming another key: the ID was freed and given to that key while
+	// this node's slave key was missing. Nothing was written; the
+	// Allocator then gives the key another ID and sends a Modify Event.
+	ErrIDReassigned = errors.New("allocator: ID given to another key")
+
 	// ErrNotAllocated fires when Release is called for a key this
 	// Allocator holds no reference to.
 	ErrNotAllocated = errors.New("allocator: key not allocated locally")

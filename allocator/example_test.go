@@ -20,7 +20,7 @@ func ExampleNewAllocator() {
 		if err != nil {
 			panic(err)
 		}
-		a, err := allocator.NewAllocator(b, allocator.WithMin(1000), allocator.WithMax(1000), allocator.WithoutGC())
+		a, err := allocator.NewAllocator(b, allocator.WithMin(1000), allocator.WithMax(1000))
 		if err != nil {
 			panic(err)
 		}

@@ -60,7 +60,7 @@ func newBackend(t testing.TB, c kvstore.BackendOperations, base, node string) al
 // newAllocator returns a synced Allocator without GC, closed at cleanup.
 func newAllocator(t testing.TB, c kvstore.BackendOperations, base, node string, opts ...allocator.Option) *allocator.Allocator {
 	t.Helper()
-	opts = append([]allocator.Option{allocator.WithMin(1), allocator.WithMax(100000), allocator.WithoutGC()}, opts...)
+	opts = append([]allocator.Option{allocator.WithMin(1), allocator.WithMax(100000), allocator.WithReleaseDelay(0)}, opts...)
 	a, err := allocator.NewAllocator(newBackend(t, c, base, node), opts...)
 	require.NoError(t, err)
 	t.Cleanup(a.Close)

@@ -2,6 +2,8 @@ package allocator
 
 import (
 	"context"
+	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -17,7 +19,7 @@ func TestCallsGiveUpWaitingForTheKeyAtTheirDeadline(t *testing.T) {
 	t.Cleanup(c.Close)
 	b, err := NewKVStoreBackend(KVStoreBackendConfig{BasePath: "ids", Suffix: "n1", Backend: c})
 	require.NoError(t, err)
-	a, err := NewAllocator(b, WithMin(1), WithMax(10), WithoutGC())
+	a, err := NewAllocator(b, WithMin(1), WithMax(10))
 	require.NoError(t, err)
 	t.Cleanup(a.Close)
 
@@ -42,4 +44,42 @@ func TestCallsGiveUpWaitingForTheKeyAtTheirDeadline(t *testing.T) {
 	require.NotZero(t, id)
 	require.True(t, isNew)
 	require.True(t, firstUse)
+}
+
+// Issue 23.13: a caller giving up on a key's entry (abandon) while a Get
+// peeks at it (localID) leaves no entry behind: localID counts as a user
+// of the entry while it holds its lock.
+func TestAbandonLeavesNoEntryBesideAGet(t *testing.T) {
+	c := memory.NewStore().NewClient(nil)
+	t.Cleanup(c.Close)
+	b, err := NewKVStoreBackend(KVStoreBackendConfig{BasePath: "ids", Suffix: "n1", Backend: c})
+	require.NoError(t, err)
+	a, err := NewAllocator(b, WithMin(1), WithMax(10))
+	require.NoError(t, err)
+	t.Cleanup(a.Close)
+	for range 3000 {
+		lk := a.acquire("k")
+		var wg sync.WaitGroup
+		wg.Add(2)
+		start := make(chan struct{})
+		go func() {
+			defer wg.Done()
+			<-start
+			for range 20 {
+				a.localID("k")
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			<-start
+			runtime.Gosched()
+			a.abandon("k", lk)
+		}()
+		close(start)
+		wg.Wait()
+		a.mu.Lock()
+		n := len(a.local)
+		a.mu.Unlock()
+		require.Zero(t, n, "an entry with no user and no reference was left behind")
+	}
 }

@@ -2,9 +2,13 @@ package allocator
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"maps"
+	"slices"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"golang.org/x/time/rate"
 
 	"github.com/hivekv/kvstore"
@@ -34,15 +38,35 @@ func (k *kvstoreBackend) onSlaveKeyExpired(fn func(key string)) {
 }
 
 // startSync starts the periodic re-creation of this node's keys and the
-// re-creation of slave keys lost with their lease.
+// re-creation of slave keys lost with their lease. Lost keys are queued
+// (each once) and re-created by one worker in batches: a lost lease with
+// thousands of slave keys costs a few transactions, not a goroutine and a
+// request per key.
 func (a *Allocator) startSync() {
 	if n, ok := a.backend.(expiryNotifier); ok {
 		n.onSlaveKeyExpired(func(key string) {
-			a.goBackground(func() { a.syncKey(a.ctx, key, true) })
+			a.mu.Lock()
+			a.pendingExpired[key] = struct{}{}
+			a.mu.Unlock()
+			select {
+			case a.expiredWake <- struct{}{}:
+			default: // the worker is already due to run
+			}
 		})
 		a.goBackground(func() {
-			<-a.ctx.Done()
-			n.onSlaveKeyExpired(nil)
+			defer n.onSlaveKeyExpired(nil)
+			for {
+				select {
+				case <-a.ctx.Done():
+					return
+				case <-a.expiredWake:
+				}
+				a.mu.Lock()
+				keys := slices.Sorted(maps.Keys(a.pendingExpired))
+				clear(a.pendingExpired)
+				a.mu.Unlock()
+				a.syncKeys(a.ctx, keys, true)
+			}
 		})
 	}
 	if a.opts.syncInterval <= 0 {
@@ -78,12 +102,8 @@ func (a *Allocator) syncLocalKeys(ctx context.Context) {
 		}
 		a.retryRelease(ctx, k, id)
 	}
-	for _, k := range keys {
-		if ctx.Err() != nil {
-			return
-		}
-		a.syncKey(ctx, k, false)
-	}
+	slices.Sort(keys)
+	a.syncKeys(ctx, keys, false)
 }
 
 // syncCallTimeout bounds each store call of the periodic sync and of the
@@ -92,25 +112,154 @@ func (a *Allocator) syncLocalKeys(ctx context.Context) {
 // long (those give up at their own deadline in any case).
 const syncCallTimeout = 10 * time.Second
 
-// syncKey re-creates the keys of key if this node holds it. It holds the
-// key's entry so that a concurrent Release does not see its slave key
-// re-created behind it.
+// syncKeys re-creates the keys of those of keys this node holds, in
+// batches of maxSyncBatch, one batch at a time. With reliablyMissing the
+// slave keys are known to be gone (lost with the lease).
+func (a *Allocator) syncKeys(ctx context.Context, keys []string, reliablyMissing bool) {
+	for len(keys) > 0 && ctx.Err() == nil {
+		n := min(len(keys), maxSyncBatch)
+		a.syncBatch(ctx, keys[:n], reliablyMissing)
+		keys = keys[n:]
+	}
+}
+
+// heldKey is a key whose entry the sync holds.
+type heldKey struct {
+	key string
+	lk  *localKey
+}
+
+// syncBatch re-creates the keys of a batch. It holds the entries of the
+// keys while it works, so that a concurrent Release does not see its slave
+// key re-created behind it; entries busy with another call are synced
+// after the batch, waiting for them. On a transactional store the common
+// case costs one transaction for the batch (two for the periodic sync,
+// which first reads what is missing); any key whose master key does not
+// name it any more is looked at alone: re-created if its ID is free, moved
+// to another ID (with a Modify Event) if the ID went to another key.
+func (a *Allocator) syncBatch(ctx context.Context, keys []string, reliablyMissing bool) {
+	var held []heldKey
+	var items []syncItem
+	var busy []string
+	for _, key := range keys {
+		lk := a.acquire(key)
+		if !lk.tryLock() {
+			a.done(key, lk, 1) // the holder decides whether the entry goes
+			busy = append(busy, key)
+			continue
+		}
+		if lk.refs == 0 {
+			lk.unlock()
+			a.done(key, lk, 0)
+			continue
+		}
+		held = append(held, heldKey{key, lk})
+		items = append(items, syncItem{key: key, id: lk.id})
+	}
+	todo := items
+	if a.txn != nil && len(items) > 0 {
+		cctx, cancel := context.WithTimeout(ctx, syncCallTimeout)
+		if !reliablyMissing {
+			stale, err := a.txn.staleItems(cctx, items)
+			if err == nil {
+				todo = stale
+			}
+		}
+		if len(todo) > 0 {
+			if ok, err := a.txn.restoreSlaves(cctx, todo); err == nil && ok {
+				a.log.WithField("keys", len(todo)).Info("Re-created slave keys")
+				todo = nil
+			}
+		}
+		cancel()
+	}
+	var events []Event
+	for _, it := range todo {
+		for _, h := range held {
+			if h.key == it.key {
+				if ev, ok := a.syncHeld(ctx, h.key, h.lk, reliablyMissing); ok {
+					events = append(events, ev)
+				}
+				break
+			}
+		}
+	}
+	for _, h := range held {
+		refs := h.lk.refs
+		h.lk.unlock()
+		a.done(h.key, h.lk, refs)
+	}
+	for _, key := range busy {
+		a.syncKey(ctx, key, reliablyMissing)
+	}
+	a.send(events...)
+}
+
+// syncKey re-creates the keys of key if this node holds it, waiting for
+// its entry.
 func (a *Allocator) syncKey(ctx context.Context, key string, reliablyMissing bool) {
 	lk := a.acquire(key)
 	if err := lk.lock(ctx); err != nil {
 		a.abandon(key, lk)
 		return
 	}
-	refs, id := lk.refs, lk.id
-	if refs > 0 {
-		cctx, cancel := context.WithTimeout(ctx, syncCallTimeout)
-		if err := a.backend.UpdateKey(cctx, id, key, reliablyMissing); err != nil && ctx.Err() == nil {
-			a.log.WithError(err).WithField("key", key).Warning("Unable to re-create the keys of a local key")
-		}
-		cancel()
+	var ev Event
+	moved := false
+	if lk.refs > 0 {
+		ev, moved = a.syncHeld(ctx, key, lk, reliablyMissing)
 	}
+	refs := lk.refs
 	lk.unlock()
 	a.done(key, lk, refs)
+	if moved {
+		a.send(ev)
+	}
+}
+
+// syncHeld re-creates the keys of key, whose entry the caller holds. If
+// its ID went to another key, it moves this node's reference to an ID of
+// key and returns the Modify Event to send once the entry is released.
+func (a *Allocator) syncHeld(ctx context.Context, key string, lk *localKey, reliablyMissing bool) (Event, bool) {
+	cctx, cancel := context.WithTimeout(ctx, syncCallTimeout)
+	defer cancel()
+	err := a.updateKey(cctx, lk.id, key, reliablyMissing)
+	if err == nil || ctx.Err() != nil {
+		return Event{}, false
+	}
+	if !errors.Is(err, ErrIDReassigned) {
+		a.log.WithError(err).WithField("key", key).Warning("Unable to re-create the keys of a local key")
+		return Event{}, false
+	}
+	old := lk.id
+	id, _, err := a.allocate(cctx, key)
+	if err != nil {
+		a.log.WithError(err).WithFields(logrus.Fields{"key": key, "id": old}).Error(
+			"The ID of a local key went to another key while this node's slave key was lost, and no other ID could be allocated; retrying at the next sync")
+		return Event{}, false
+	}
+	lk.id, lk.created = id, time.Time{}
+	a.log.WithFields(logrus.Fields{"key": key, "old_id": old, "id": id}).Warning(
+		"The ID of a local key went to another key while this node's slave key was lost: the key moved to another ID")
+	return Event{Typ: kvstore.EventTypeModify, ID: id, Key: key, PrevID: old}, true
+}
+
+// updateKey re-creates the keys of key (ID id). On a store without
+// transactions it takes key's lock, so that the check of the master key
+// and the write of the slave key cannot be split by a GC.
+func (a *Allocator) updateKey(ctx context.Context, id ID, key string, reliablyMissing bool) error {
+	if a.txn != nil {
+		return a.backend.UpdateKey(ctx, id, key, reliablyMissing)
+	}
+	lock, err := a.backend.Lock(ctx, key)
+	if err != nil {
+		return fmt.Errorf("lock %q: %w", key, err)
+	}
+	defer func() {
+		uctx, cancel := graceContext(ctx)
+		_ = lock.Unlock(uctx)
+		cancel()
+	}()
+	return a.backend.UpdateKeyIfLocked(ctx, id, key, reliablyMissing, lock)
 }
 
 // retryRelease deletes this node's slave key of key, left behind by a
@@ -130,6 +279,9 @@ func (a *Allocator) retryRelease(ctx context.Context, key string, id ID) {
 			if ctx.Err() == nil {
 				a.log.WithError(err).WithField("key", key).Warning("Unable to delete the slave key of a released key; retrying at the next sync")
 			}
+			a.mu.Lock()
+			a.unreleased[key] = id
+			a.mu.Unlock()
 		} else {
 			a.mu.Lock()
 			delete(a.unreleased, key)

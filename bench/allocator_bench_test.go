@@ -34,7 +34,7 @@ func benchAllocator(b *testing.B, base, node string) *allocator.Allocator {
 	b.Helper()
 	be, err := allocator.NewKVStoreBackend(allocator.KVStoreBackendConfig{BasePath: base, Suffix: node, Backend: ourClient(b)})
 	require.NoError(b, err)
-	a, err := allocator.NewAllocator(be, allocator.WithMin(1), allocator.WithMax(allocMaxID), allocator.WithoutGC(),
+	a, err := allocator.NewAllocator(be, allocator.WithMin(1), allocator.WithMax(allocMaxID),
 		allocator.WithLogger(quietLogger()))
 	require.NoError(b, err)
 	b.Cleanup(a.Close)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hivekv/kvstore"
@@ -30,7 +31,7 @@ func kvBackend(t *testing.T, c kvstore.BackendOperations, base, node string) all
 }
 
 func newAlloc(t *testing.T, b allocator.Backend, opts ...allocator.Option) *allocator.Allocator {
-	a, err := allocator.NewAllocator(b, append([]allocator.Option{allocator.WithMin(1), allocator.WithMax(10000), allocator.WithoutGC()}, opts...)...)
+	a, err := allocator.NewAllocator(b, append([]allocator.Option{allocator.WithMin(1), allocator.WithMax(10000), allocator.WithReleaseDelay(0)}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(a.Close)
 	require.NoError(t, a.WaitForInitialSync(ctxFor(t)))
@@ -114,28 +115,75 @@ func (failingCreates) CreateOnlyIfLocked(context.Context, string, []byte, bool, 
 	return false, errRefused
 }
 
-// An allocation that fails on the secondary is undone on the primary.
-func TestSecondaryFailureUndoesPrimary(t *testing.T) {
+// noTxn hides Transactional: a store without transactions.
+type noTxn struct{ kvstore.BackendOperations }
+
+// Issue 23.12: a failure on the side not read from is best effort: the
+// allocation succeeds, the failure is counted, and Compare shows what the
+// sync must repair.
+func TestFailureOnSideNotReadFromIsBestEffort(t *testing.T) {
 	ctx := ctxFor(t)
 	mem := conformance.InMemoryBackend()
 	pc, sc := mem.New(t, nil, nil), mem.New(t, nil, nil)
-	primary := kvBackend(t, pc, "p", "n")
-	b := doublewrite.NewBackend(primary, kvBackend(t, failingCreates{sc}, "s", "n"), false)
-	err := b.AllocateID(ctx, 5, "k;")
-	require.ErrorIs(t, err, errRefused)
-	key, err := primary.GetByID(ctx, 5)
-	require.NoError(t, err)
-	require.Empty(t, key, "the primary's master key was not undone")
-
+	primary, secondary := kvBackend(t, pc, "p", "n"), kvBackend(t, failingCreates{sc}, "s", "n")
+	m := doublewrite.NewMetrics()
+	b := doublewrite.NewBackend(primary, secondary, false, doublewrite.WithMetrics(m))
 	a := newAlloc(t, b)
-	// Allocate retries with backoff; a short deadline ends it.
-	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	defer cancel()
-	_, _, _, err = a.Allocate(short, "k;")
-	require.ErrorIs(t, err, errRefused)
-	pairs, err := pc.ListPrefix(ctx, "p/")
+	id, isNew, _, err := a.Allocate(ctx, "k;")
 	require.NoError(t, err)
-	require.Empty(t, pairs)
+	require.True(t, isNew)
+	require.Positive(t, testutil.ToFloat64(m.MirrorFailures.WithLabelValues("allocate_id")))
+	d, err := doublewrite.Compare(ctx, primary, kvBackend(t, sc, "s", ""))
+	require.NoError(t, err)
+	require.Equal(t, []doublewrite.Entry{{ID: id, Key: "k;"}}, d.OnlyInA)
+}
+
+// An allocation refused by the side read from (here the secondary) is
+// undone on the primary, with or without transactions there.
+func TestReadSideFailureUndoesPrimary(t *testing.T) {
+	for _, txn := range []bool{true, false} {
+		ctx := ctxFor(t)
+		mem := conformance.InMemoryBackend()
+		pc, sc := mem.New(t, nil, nil), mem.New(t, nil, nil)
+		pcli := pc
+		if !txn {
+			pcli = noTxn{pc}
+		}
+		primary := kvBackend(t, pcli, "p", "n")
+		b := doublewrite.NewBackend(primary, kvBackend(t, failingCreates{sc}, "s", "n"), true)
+		err := b.AllocateID(ctx, 5, "k;")
+		require.ErrorIs(t, err, errRefused)
+		key, err := primary.GetByID(ctx, 5)
+		require.NoError(t, err)
+		require.Empty(t, key, "txn=%v: the primary's master key was not undone", txn)
+
+		a := newAlloc(t, b)
+		// Allocate retries with backoff; a short deadline ends it.
+		short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		_, _, _, err = a.Allocate(short, "k;")
+		cancel()
+		require.ErrorIs(t, err, errRefused)
+		pairs, err := pc.ListPrefix(ctx, "p/")
+		require.NoError(t, err)
+		require.Empty(t, pairs, "txn=%v", txn)
+	}
+}
+
+// Issue 23.12: the undo deletes a master key only while it names the key,
+// also on a store without transactions.
+func TestUndoIsConditionalWithoutTxn(t *testing.T) {
+	ctx := ctxFor(t)
+	c := conformance.InMemoryBackend().New(t, nil, nil)
+	b := kvBackend(t, noTxn{c}, "p", "n")
+	require.NoError(t, b.AllocateID(ctx, 5, "other;"))
+	require.NoError(t, b.(allocator.IDDeleter).DeleteID(ctx, 5, "k;"))
+	key, err := b.GetByID(ctx, 5)
+	require.NoError(t, err)
+	require.Equal(t, "other;", key)
+	require.NoError(t, b.(allocator.IDDeleter).DeleteID(ctx, 5, "other;"))
+	key, err = b.GetByID(ctx, 5)
+	require.NoError(t, err)
+	require.Empty(t, key)
 }
 
 // Reads come from the chosen side.

@@ -18,7 +18,7 @@ func (d *demo) ids(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	a, err := allocator.NewAllocator(b, allocator.WithMin(1), allocator.WithMax(1000), allocator.WithoutGC(),
+	a, err := allocator.NewAllocator(b, allocator.WithMin(1), allocator.WithMax(1000),
 		allocator.WithLogger(d.log))
 	if err != nil {
 		return err

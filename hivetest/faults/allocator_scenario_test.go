@@ -136,7 +136,7 @@ func runAlloc(ctx context.Context, r *faults.Run, fault func(ctx context.Context
 		if err != nil {
 			return err
 		}
-		a, err := allocator.NewAllocator(b, allocator.WithMin(1), allocator.WithMax(allocMaxID), allocator.WithoutGC(),
+		a, err := allocator.NewAllocator(b, allocator.WithMin(1), allocator.WithMax(allocMaxID),
 			allocator.WithSyncInterval(300*time.Millisecond), allocator.WithLogger(quietLogger()))
 		if err != nil {
 			return err
