@@ -9,9 +9,14 @@ import (
 	"github.com/hivekv/kvstore"
 )
 
-// SyncStoreBackend is what a SyncStore needs of a backend; every
-// kvstore.BackendOperations is one. A backend that also implements
-// kvstore.Transactional gets its writes batched.
+// SyncStoreBackend is what a SyncStore needs of a backend (the reference's
+// interface); every kvstore.BackendOperations is one. A backend that also
+// implements kvstore.Transactional gets its writes batched. One that also
+// has ObserveLeaseExpired (every kvstore.BackendOperations) gets the
+// store's lease-expiry observers registered per store, so that a store
+// replacing another on the same client and prefix keeps re-creating its keys
+// after the old one stops; with RegisterLeaseExpiredObserver alone, the
+// stopping store removes the prefix's observer.
 type SyncStoreBackend interface {
 	Update(ctx context.Context, key string, value []byte, lease bool) error
 	Delete(ctx context.Context, key string) error

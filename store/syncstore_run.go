@@ -38,8 +38,10 @@ func (s *syncStore) Run(ctx context.Context) {
 	}
 	defer s.running.Store(false)
 	if s.lease {
-		s.backend.RegisterLeaseExpiredObserver(s.keyPrefix, s.onKeyLeaseExpired)
-		s.backend.RegisterLeaseExpiredObserver(s.markerKey, s.onMarkerLeaseExpired)
+		stopKeys := observeLeaseExpired(s.backend, s.keyPrefix, s.onKeyLeaseExpired)
+		stopMarker := observeLeaseExpired(s.backend, s.markerKey, s.onMarkerLeaseExpired)
+		defer stopMarker()
+		defer stopKeys()
 	}
 	s.log.WithField("batched", s.txn != nil).Info("Starting sync store")
 
@@ -52,10 +54,6 @@ func (s *syncStore) Run(ctx context.Context) {
 	}
 	wg.Wait()
 
-	if s.lease {
-		s.backend.RegisterLeaseExpiredObserver(s.keyPrefix, nil)
-		s.backend.RegisterLeaseExpiredObserver(s.markerKey, nil)
-	}
 	s.metrics.initialSync.Set(0)
 	s.log.Info("Stopped sync store")
 }
@@ -274,6 +272,26 @@ func (s *syncStore) settleLocked(e *entry) {
 	if e.deleted {
 		delete(s.entries, e.name)
 	}
+}
+
+// instanceObserver is the per-instance lease-expiry registration of every
+// kvstore.BackendOperations (ObserveLeaseExpired).
+type instanceObserver interface {
+	ObserveLeaseExpired(prefix string, fn func(key string)) (stop func())
+}
+
+// observeLeaseExpired registers fn for the keys under prefix lost with their
+// lease and returns its removal. It uses the backend's per-instance
+// registration, so that a store replaced on the same client and prefix keeps
+// its observer when this one stops. A backend with only the reference's
+// per-prefix RegisterLeaseExpiredObserver gets that, and with it the
+// reference's limit: stopping removes the prefix's observer, whoever set it.
+func observeLeaseExpired(b SyncStoreBackend, prefix string, fn func(key string)) (stop func()) {
+	if o, ok := b.(instanceObserver); ok {
+		return o.ObserveLeaseExpired(prefix, fn)
+	}
+	b.RegisterLeaseExpiredObserver(prefix, fn)
+	return func() { b.RegisterLeaseExpiredObserver(prefix, nil) }
 }
 
 // onKeyLeaseExpired re-writes a key lost with the client's lease.
