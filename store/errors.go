@@ -20,8 +20,18 @@ var (
 	ErrNoObserver = errors.New("store: nil observer")
 
 	// ErrEmptyClusterName fires when a Mirror is configured without the
-	// remote cluster's name, which its copies and markers are named after.
+	// remote cluster's name, which its copies and markers are named after
+	// (together with ErrInvalidClusterName: the empty name is one invalid
+	// name).
 	ErrEmptyClusterName = errors.New("store: empty cluster name")
+
+	// ErrInvalidClusterName fires when a cluster name that would become
+	// part of a key breaks Cilium's rule (ValidateClusterName): NewMirror
+	// returns it; a SyncStore or synced-marker WatchStoreManager created
+	// with such a name logs it, returns it from every method that returns
+	// errors and writes (or watches) nothing. Use at most 32 lowercase
+	// alphanumerics and '-', starting and ending with an alphanumeric.
+	ErrInvalidClusterName = errors.New("store: invalid cluster name")
 
 	// ErrNoBackend fires when a store is created with a nil backend.
 	ErrNoBackend = errors.New("store: nil backend")

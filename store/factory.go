@@ -89,19 +89,23 @@ type WatchStoreManager interface {
 // Factory creates stores that share a logger and metrics.
 //
 // The constructors cannot return an error (the reference's signatures): a
-// store created with bad input (empty prefix, nil backend, nil key creator
-// or observer) logs the error at once, returns it (ErrEmptyPrefix,
-// ErrNoBackend, ...) from every method that returns errors, and its Run or
-// Watch logs it and returns at once.
+// store created with bad input (a cluster name that breaks
+// ValidateClusterName where it becomes part of a key, empty prefix, nil
+// backend, nil key creator or observer) logs the error at once, returns it
+// (ErrInvalidClusterName, ErrEmptyPrefix, ErrNoBackend, ...) from every
+// method that returns errors, and its Run or Watch logs it and returns at
+// once, before anything is written.
 type Factory interface {
 	// NewSyncStore returns a writer of the keys under prefix, whose synced
-	// marker is cilium/synced/<clusterName>/<prefix>.
+	// marker is cilium/synced/<clusterName>/<prefix> (clusterName must pass
+	// ValidateClusterName).
 	NewSyncStore(clusterName string, backend SyncStoreBackend, prefix string, opts ...WSSOpt) SyncStore
 	// NewWatchStore returns a reader that decodes keys with keyCreator
 	// and reports them to observer; Watch names the backend and prefix.
 	NewWatchStore(clusterName string, keyCreator KeyCreator, observer Observer, opts ...RWSOpt) WatchStore
 	// NewWatchStoreManager returns a manager that watches the markers
-	// under cilium/synced/<clusterName>/ on backend.
+	// under cilium/synced/<clusterName>/ on backend (clusterName must pass
+	// ValidateClusterName, or Run logs ErrInvalidClusterName and returns).
 	NewWatchStoreManager(backend WatchStoreBackend, clusterName string) WatchStoreManager
 }
 

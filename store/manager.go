@@ -94,6 +94,12 @@ func (m *syncedManager) Run(ctx context.Context) {
 		m.log.WithError(ErrNoBackend).Error("Not running a watch store manager without backend")
 		return
 	}
+	if err := ValidateClusterName(m.cluster); err != nil {
+		// The name is a segment of the markers' prefix: ".." would watch
+		// every cluster's markers.
+		m.log.WithError(err).Error("Not running a watch store manager with an invalid cluster name")
+		return
+	}
 	if !m.begin(ctx) {
 		return
 	}

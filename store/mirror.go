@@ -105,9 +105,12 @@ type mirrored struct {
 
 // NewMirror validates c and prepares the stores; Run starts them.
 func NewMirror(c MirrorConfig) (*Mirror, error) {
+	if err := ValidateClusterName(c.Cluster); err != nil {
+		// The name is a key segment of the copies the mirror owns and
+		// prunes: ".." would make it prune other clusters' copies.
+		return nil, fmt.Errorf("mirror: name the remote cluster it copies: %w", err)
+	}
 	switch {
-	case c.Cluster == "":
-		return nil, fmt.Errorf("%w: name the remote cluster the mirror copies", ErrEmptyClusterName)
 	case c.Remote == nil || c.Local == nil:
 		return nil, fmt.Errorf("%w: a mirror needs a remote and a local backend", ErrNoBackend)
 	}

@@ -120,6 +120,9 @@ func newSyncStore(cluster string, backend SyncStoreBackend, prefix string, o syn
 	s.markerKey = path.Join(kvstore.SyncedPrefix, cluster, syncedKey)
 	s.log = o.log.WithFields(logrus.Fields{"subsys": "kvstore-sync-store", "prefix": prefix, "cluster": cluster})
 	switch {
+	case ValidateClusterName(cluster) != nil:
+		// The name is a segment of the synced marker's key.
+		s.initErr = fmt.Errorf("sync store of %q: %w", prefix, ValidateClusterName(cluster))
 	case prefix == "":
 		s.initErr = fmt.Errorf("%w: a sync store needs the prefix its keys live under", ErrEmptyPrefix)
 	case backend == nil:
