@@ -7,6 +7,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/internal/logfallback"
 )
 
 // SyncStoreBackend is what a SyncStore needs of a backend (the reference's
@@ -122,9 +123,7 @@ func NewFactory(opts ...FactoryOpt) Factory {
 	for _, o := range opts {
 		o(f)
 	}
-	if f.log == nil {
-		f.log = logrus.StandardLogger()
-	}
+	f.log = logfallback.Or(f.log)
 	return f
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/internal/logfallback"
 )
 
 // prefixLister is the optional capability the periodic resync needs; every
@@ -41,6 +42,7 @@ type syncStore struct {
 	workers   int
 	resync    time.Duration
 	markerKey string
+	limiter   RateLimiter // nil: retryDelay
 	log       logrus.FieldLogger
 	metrics   storeMetrics
 	initErr   error
@@ -109,6 +111,7 @@ func newSyncStore(cluster string, backend SyncStoreBackend, prefix string, o syn
 		lease:     !o.withoutLease,
 		workers:   o.workers,
 		resync:    o.resyncInterval,
+		limiter:   o.limiter,
 		entries:   map[string]*entry{},
 		wake:      make(chan struct{}, 1),
 		metrics:   m.forSyncStore(prefix, cluster),
@@ -118,7 +121,7 @@ func newSyncStore(cluster string, backend SyncStoreBackend, prefix string, o syn
 		syncedKey = prefix
 	}
 	s.markerKey = path.Join(kvstore.SyncedPrefix, cluster, syncedKey)
-	s.log = o.log.WithFields(logrus.Fields{"subsys": "kvstore-sync-store", "prefix": prefix, "cluster": cluster})
+	s.log = logfallback.Or(o.log).WithFields(logrus.Fields{"subsys": "kvstore-sync-store", "prefix": prefix, "cluster": cluster})
 	switch {
 	case ValidateClusterName(cluster) != nil:
 		// The name is a segment of the synced marker's key.
@@ -246,6 +249,26 @@ func (s *syncStore) keyOf(name string) string {
 		return s.keyPrefix + name
 	}
 	return keyPath(s.prefix, name)
+}
+
+// markerItem is the synced marker's item for a RateLimiter: a type of its
+// own, so that it never equals a key name.
+type markerItem struct{}
+
+// backoffLocked is the delay before writing item again after its failures-th
+// consecutive failure.
+func (s *syncStore) backoffLocked(item any, failures int) time.Duration {
+	if s.limiter != nil {
+		return s.limiter.When(item)
+	}
+	return retryDelay(failures)
+}
+
+// forgetLocked ends the failures of item, which had some.
+func (s *syncStore) forgetLocked(item any) {
+	if s.limiter != nil {
+		s.limiter.Forget(item)
+	}
 }
 
 // retryDelay is the backoff after the n-th consecutive failure of a key.

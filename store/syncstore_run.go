@@ -205,6 +205,9 @@ func (s *syncStore) complete(ctx context.Context, b *batch, err error) []func(co
 		case err == nil || (refused && len(b.ops) == 1):
 			// Written, or never writable as it is: either way the
 			// marker must not wait for it.
+			if e.failures > 0 {
+				s.forgetLocked(e.name)
+			}
 			e.failures, e.solo = 0, false
 			if e.pendingSync {
 				e.pendingSync = false
@@ -224,7 +227,7 @@ func (s *syncStore) complete(ctx context.Context, b *batch, err error) []func(co
 				e.failures++
 			}
 			e.state = stateDelayed
-			s.queue.delay(e, now.Add(retryDelay(e.failures)))
+			s.queue.delay(e, now.Add(s.backoffLocked(e.name, int(e.failures))))
 		}
 	}
 	var callbacks []func(context.Context)
@@ -233,6 +236,9 @@ func (s *syncStore) complete(ctx context.Context, b *batch, err error) []func(co
 		m.inflight = false
 		switch {
 		case err == nil:
+			if m.failures > 0 {
+				s.forgetLocked(markerItem{})
+			}
 			m.written, m.failures = true, 0
 			s.metrics.initialSync.Set(1)
 			if !m.callbacksRun {
@@ -245,7 +251,7 @@ func (s *syncStore) complete(ctx context.Context, b *batch, err error) []func(co
 		default:
 			m.failures++
 			m.dirty = true
-			m.due = now.Add(retryDelay(m.failures))
+			m.due = now.Add(s.backoffLocked(markerItem{}, m.failures))
 		}
 	}
 	s.checkMarkerLocked()
