@@ -75,12 +75,16 @@ type WatchStore interface {
 	Drain()
 }
 
+// WSMFunc is a function a WatchStoreManager starts (the reference's name;
+// an alias, so any func(context.Context) is one).
+type WSMFunc = func(ctx context.Context)
+
 // WatchStoreManager starts functions registered per prefix when the writer
 // of that prefix has completed its initial synchronisation.
 type WatchStoreManager interface {
 	// Register adds fn for prefix. After Run started it logs
 	// ErrManagerStarted and does nothing.
-	Register(prefix string, fn func(context.Context))
+	Register(prefix string, fn WSMFunc)
 	// Run starts each registered function (at most once) in its own
 	// goroutine with ctx, and returns once ctx ended and all of them
 	// returned. A second Run logs ErrAlreadyRunning and returns.
