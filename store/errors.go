@@ -33,6 +33,15 @@ var (
 	// alphanumerics and '-', starting and ending with an alphanumeric.
 	ErrInvalidClusterName = errors.New("store: invalid cluster name")
 
+	// ErrKeyOutsidePrefix fires when a SyncStore is given a key name that
+	// path.Join would place outside the store's prefix (a ".." element
+	// climbing out of it, or an empty name, which is the prefix itself),
+	// or a synced-key override that leaves cilium/synced/<cluster>/: the
+	// write would overwrite keys the store does not own, such as another
+	// cluster's copies in a Mirror. Nothing is written. Use names without
+	// such elements.
+	ErrKeyOutsidePrefix = errors.New("store: key outside the store's prefix")
+
 	// ErrNoBackend fires when a store is created with a nil backend.
 	ErrNoBackend = errors.New("store: nil backend")
 

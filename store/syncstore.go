@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,6 +122,7 @@ func newSyncStore(cluster string, backend SyncStoreBackend, prefix string, o syn
 		syncedKey = prefix
 	}
 	s.markerKey = path.Join(kvstore.SyncedPrefix, cluster, syncedKey)
+	markerBase := kvstore.SyncedPrefix + "/" + cluster + "/"
 	s.log = logfallback.Or(o.log).WithFields(logrus.Fields{"subsys": "kvstore-sync-store", "prefix": prefix, "cluster": cluster})
 	switch {
 	case ValidateClusterName(cluster) != nil:
@@ -128,6 +130,9 @@ func newSyncStore(cluster string, backend SyncStoreBackend, prefix string, o syn
 		s.initErr = fmt.Errorf("sync store of %q: %w", prefix, ValidateClusterName(cluster))
 	case prefix == "":
 		s.initErr = fmt.Errorf("%w: a sync store needs the prefix its keys live under", ErrEmptyPrefix)
+	case !strings.HasPrefix(s.markerKey, markerBase):
+		s.initErr = fmt.Errorf("%w: the synced marker of prefix %q (synced key %q) would be %q, outside %q",
+			ErrKeyOutsidePrefix, prefix, syncedKey, s.markerKey, markerBase)
 	case backend == nil:
 		s.initErr = fmt.Errorf("%w: a sync store needs a backend to write to", ErrNoBackend)
 	}
@@ -150,6 +155,9 @@ func (s *syncStore) UpsertKey(_ context.Context, k Key) error {
 	value, err := k.Marshal()
 	if err != nil {
 		return fmt.Errorf("%w %q: %w", ErrMarshal, name, err)
+	}
+	if err := s.checkName(name); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -176,6 +184,9 @@ func (s *syncStore) DeleteKey(_ context.Context, k NamedKey) error {
 		return s.initErr
 	}
 	name := k.GetKeyName()
+	if err := s.checkName(name); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.entries[name]
@@ -240,6 +251,19 @@ func (s *syncStore) signal() {
 	case s.wake <- struct{}{}:
 	default:
 	}
+}
+
+// checkName refuses a name that path.Join would place outside the store's
+// prefix: it would overwrite keys the store does not own (a Mirror copies
+// names chosen by a remote cluster).
+func (s *syncStore) checkName(name string) error {
+	if cleanName(name) {
+		return nil
+	}
+	if p := keyPath(s.prefix, name); !strings.HasPrefix(p, s.keyPrefix) || p == s.keyPrefix {
+		return fmt.Errorf("%w: key name %q of prefix %q would be stored at %q", ErrKeyOutsidePrefix, name, s.prefix, p)
+	}
+	return nil
 }
 
 // keyOf is where the key name is stored: keyPath(prefix, name), with one
