@@ -47,7 +47,7 @@ type syncStoreOpts struct {
 
 // WSSWithWorkers sets how many writes the SyncStore keeps in flight
 // (default DefaultSyncStoreWorkers). 0 means 1 (the reference would start
-// no worker and never write).
+// no worker and never write); more than 1024 means 1024.
 func WSSWithWorkers(n uint) WSSOpt {
 	return func(o *syncStoreOpts) { o.workers = int(min(max(n, 1), maxWorkers)) }
 }
