@@ -114,10 +114,27 @@ type BackendOperations interface {
 	ListAndWatch(ctx context.Context, prefix string, chanSize int) *Watcher
 
 	// RegisterLeaseExpiredObserver registers fn to be called with every key
-	// starting with prefix that was lost because its lease expired. A nil
-	// fn removes the observer of that prefix. Observers run on a
-	// background goroutine and must not block for long.
+	// starting with prefix that was lost because its lease expired. A
+	// client keeps one such observer per prefix (the reference's
+	// semantics): registering again for the same prefix replaces it, and a
+	// nil fn removes the observer of that prefix, whoever registered it.
+	// Observers run on a background goroutine and must not block for long.
+	//
+	// Code that may be replaced by another instance on the same client and
+	// prefix (a store, an allocator) uses ObserveLeaseExpired instead, so
+	// that the old instance's cleanup cannot remove the new one's observer.
 	RegisterLeaseExpiredObserver(prefix string, fn func(key string))
+
+	// ObserveLeaseExpired registers fn, like RegisterLeaseExpiredObserver,
+	// for every key starting with prefix lost because its lease expired,
+	// but as a registration of its own: any number may watch one prefix,
+	// and each is removed only by calling the stop function it returned.
+	// RegisterLeaseExpiredObserver(prefix, nil) does not remove it. stop is
+	// idempotent and may be called from fn; once it has returned, fn is
+	// not called again, except for a call already begun. A nil fn
+	// registers nothing (stop does nothing). fn runs on a background
+	// goroutine and must not block for long.
+	ObserveLeaseExpired(prefix string, fn func(key string)) (stop func())
 
 	BackendOperationsUserMgmt
 }

@@ -25,7 +25,9 @@ var (
 
 	// ErrValueTooLarge fires before sending a write whose key and value
 	// exceed the server's request size limit (1.5 MiB by default, etcd's
-	// --max-request-bytes). Split the value or raise the server limit.
+	// --max-request-bytes), or a request whose keys and prefixes do (a
+	// prefix counts twice: a request carries it as key and range end).
+	// Split the value or raise the server limit.
 	ErrValueTooLarge = errors.New("kvstore: value too large")
 
 	// ErrClientClosed fires for operations on a client after Close, and
@@ -54,8 +56,9 @@ var (
 
 	// ErrInvalidTxn fires before sending a Transactional.Txn that the
 	// server would refuse: more than MaxTxnOps comparisons or operations in
-	// a branch, a key written twice in one branch, or an unknown Cmp or Op
-	// kind. Split the transaction or fix the operations.
+	// a branch (MaxLockedTxnOps for a transaction fenced on a lock), a key
+	// written twice in one branch, or an unknown Cmp or Op kind. Split the
+	// transaction or fix the operations.
 	ErrInvalidTxn = errors.New("kvstore: invalid transaction")
 
 	// ErrNotImplemented fires for an operation a backend does not support.

@@ -7,6 +7,12 @@ import "context"
 // refuse a larger transaction with ErrInvalidTxn before sending it.
 const MaxTxnOps = 128
 
+// MaxLockedTxnOps is the most comparisons, and the most operations per
+// branch, of a transaction fenced on a lock (Txn.Lock): etcd nests it in the
+// fence's transaction, which takes one of the MaxTxnOps. Both backends
+// refuse a larger fenced transaction with ErrInvalidTxn before sending it.
+const MaxLockedTxnOps = MaxTxnOps - 1
+
 // Transactional is the optional capability of a backend to run a small
 // conditional multi-operation as one atomic request: if every comparison
 // holds, the Then operations run, otherwise the Else operations, all at one

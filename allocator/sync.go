@@ -17,18 +17,16 @@ import (
 // expiryNotifier is implemented by the kvstore backend: it reports this
 // node's slave keys lost with their lease.
 type expiryNotifier interface {
-	onSlaveKeyExpired(fn func(key string))
+	onSlaveKeyExpired(fn func(key string)) (stop func())
 }
 
 // onSlaveKeyExpired registers fn for this node's slave keys whose lease
-// expired (nil unregisters). The store keeps one observer per prefix.
-func (k *kvstoreBackend) onSlaveKeyExpired(fn func(key string)) {
-	if fn == nil {
-		k.b.RegisterLeaseExpiredObserver(k.keys.valuePrefix, nil)
-		return
-	}
+// expired, until stop is called. The registration is this allocator's own
+// (ObserveLeaseExpired): another allocator on the same client and prefix
+// keeps its own when this one stops.
+func (k *kvstoreBackend) onSlaveKeyExpired(fn func(key string)) (stop func()) {
 	suffix := "/" + k.node
-	k.b.RegisterLeaseExpiredObserver(k.keys.valuePrefix, func(full string) {
+	return k.b.ObserveLeaseExpired(k.keys.valuePrefix, func(full string) {
 		rest := full[len(k.keys.valuePrefix):]
 		if len(rest) <= len(suffix) || rest[len(rest)-len(suffix):] != suffix {
 			return
@@ -44,7 +42,7 @@ func (k *kvstoreBackend) onSlaveKeyExpired(fn func(key string)) {
 // request per key.
 func (a *Allocator) startSync() {
 	if n, ok := a.backend.(expiryNotifier); ok {
-		n.onSlaveKeyExpired(func(key string) {
+		stop := n.onSlaveKeyExpired(func(key string) {
 			a.mu.Lock()
 			a.pendingExpired[key] = struct{}{}
 			a.mu.Unlock()
@@ -54,7 +52,7 @@ func (a *Allocator) startSync() {
 			}
 		})
 		a.goBackground(func() {
-			defer n.onSlaveKeyExpired(nil)
+			defer stop()
 			for {
 				select {
 				case <-a.ctx.Done():

@@ -20,8 +20,27 @@ var (
 	ErrNoObserver = errors.New("store: nil observer")
 
 	// ErrEmptyClusterName fires when a Mirror is configured without the
-	// remote cluster's name, which its copies and markers are named after.
+	// remote cluster's name, which its copies and markers are named after
+	// (together with ErrInvalidClusterName: the empty name is one invalid
+	// name).
 	ErrEmptyClusterName = errors.New("store: empty cluster name")
+
+	// ErrInvalidClusterName fires when a cluster name that would become
+	// part of a key breaks Cilium's rule (ValidateClusterName): NewMirror
+	// returns it; a SyncStore or synced-marker WatchStoreManager created
+	// with such a name logs it, returns it from every method that returns
+	// errors and writes (or watches) nothing. Use at most 32 lowercase
+	// alphanumerics and '-', starting and ending with an alphanumeric.
+	ErrInvalidClusterName = errors.New("store: invalid cluster name")
+
+	// ErrKeyOutsidePrefix fires when a SyncStore is given a key name that
+	// path.Join would place outside the store's prefix (a ".." element
+	// climbing out of it, or an empty name, which is the prefix itself),
+	// or a synced-key override that leaves cilium/synced/<cluster>/: the
+	// write would overwrite keys the store does not own, such as another
+	// cluster's copies in a Mirror. Nothing is written. Use names without
+	// such elements.
+	ErrKeyOutsidePrefix = errors.New("store: key outside the store's prefix")
 
 	// ErrNoBackend fires when a store is created with a nil backend.
 	ErrNoBackend = errors.New("store: nil backend")

@@ -7,11 +7,17 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/internal/logfallback"
 )
 
-// SyncStoreBackend is what a SyncStore needs of a backend; every
-// kvstore.BackendOperations is one. A backend that also implements
-// kvstore.Transactional gets its writes batched.
+// SyncStoreBackend is what a SyncStore needs of a backend (the reference's
+// interface); every kvstore.BackendOperations is one. A backend that also
+// implements kvstore.Transactional gets its writes batched. One that also
+// has ObserveLeaseExpired (every kvstore.BackendOperations) gets the
+// store's lease-expiry observers registered per store, so that a store
+// replacing another on the same client and prefix keeps re-creating its keys
+// after the old one stops; with RegisterLeaseExpiredObserver alone, the
+// stopping store removes the prefix's observer.
 type SyncStoreBackend interface {
 	Update(ctx context.Context, key string, value []byte, lease bool) error
 	Delete(ctx context.Context, key string) error
@@ -69,12 +75,16 @@ type WatchStore interface {
 	Drain()
 }
 
+// WSMFunc is a function a WatchStoreManager starts (the reference's name;
+// an alias, so any func(context.Context) is one).
+type WSMFunc = func(ctx context.Context)
+
 // WatchStoreManager starts functions registered per prefix when the writer
 // of that prefix has completed its initial synchronisation.
 type WatchStoreManager interface {
 	// Register adds fn for prefix. After Run started it logs
 	// ErrManagerStarted and does nothing.
-	Register(prefix string, fn func(context.Context))
+	Register(prefix string, fn WSMFunc)
 	// Run starts each registered function (at most once) in its own
 	// goroutine with ctx, and returns once ctx ended and all of them
 	// returned. A second Run logs ErrAlreadyRunning and returns.
@@ -84,19 +94,23 @@ type WatchStoreManager interface {
 // Factory creates stores that share a logger and metrics.
 //
 // The constructors cannot return an error (Cilium v1.16's signatures): a
-// store created with bad input (empty prefix, nil backend, nil key creator
-// or observer) logs the error at once, returns it (ErrEmptyPrefix,
-// ErrNoBackend, ...) from every method that returns errors, and its Run or
-// Watch logs it and returns at once.
+// store created with bad input (a cluster name that breaks
+// ValidateClusterName where it becomes part of a key, empty prefix, nil
+// backend, nil key creator or observer) logs the error at once, returns it
+// (ErrInvalidClusterName, ErrEmptyPrefix, ErrNoBackend, ...) from every
+// method that returns errors, and its Run or Watch logs it and returns at
+// once, before anything is written.
 type Factory interface {
 	// NewSyncStore returns a writer of the keys under prefix, whose synced
-	// marker is cilium/synced/<clusterName>/<prefix>.
+	// marker is cilium/synced/<clusterName>/<prefix> (clusterName must pass
+	// ValidateClusterName).
 	NewSyncStore(clusterName string, backend SyncStoreBackend, prefix string, opts ...WSSOpt) SyncStore
 	// NewWatchStore returns a reader that decodes keys with keyCreator
 	// and reports them to observer; Watch names the backend and prefix.
 	NewWatchStore(clusterName string, keyCreator KeyCreator, observer Observer, opts ...RWSOpt) WatchStore
 	// NewWatchStoreManager returns a manager that watches the markers
-	// under cilium/synced/<clusterName>/ on backend.
+	// under cilium/synced/<clusterName>/ on backend (clusterName must pass
+	// ValidateClusterName, or Run logs ErrInvalidClusterName and returns).
 	NewWatchStoreManager(backend WatchStoreBackend, clusterName string) WatchStoreManager
 }
 
@@ -113,9 +127,7 @@ func NewFactory(opts ...FactoryOpt) Factory {
 	for _, o := range opts {
 		o(f)
 	}
-	if f.log == nil {
-		f.log = logrus.StandardLogger()
-	}
+	f.log = logfallback.Or(f.log)
 	return f
 }
 

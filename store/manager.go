@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/internal/logfallback"
 )
 
 // manager is the common part of both WatchStoreManagers: the registered
@@ -26,7 +27,7 @@ type manager struct {
 
 func newManager(log logrus.FieldLogger, cluster string) *manager {
 	return &manager{
-		log: log.WithFields(logrus.Fields{"subsys": "kvstore-watch-store-manager", "cluster": cluster}),
+		log: logfallback.Or(log).WithFields(logrus.Fields{"subsys": "kvstore-watch-store-manager", "cluster": cluster}),
 		fns: map[string]func(context.Context){},
 	}
 }
@@ -94,6 +95,12 @@ func (m *syncedManager) Run(ctx context.Context) {
 		m.log.WithError(ErrNoBackend).Error("Not running a watch store manager without backend")
 		return
 	}
+	if err := ValidateClusterName(m.cluster); err != nil {
+		// The name is a segment of the markers' prefix: ".." would watch
+		// every cluster's markers.
+		m.log.WithError(err).Error("Not running a watch store manager with an invalid cluster name")
+		return
+	}
 	if !m.begin(ctx) {
 		return
 	}
@@ -121,7 +128,7 @@ type immediateManager struct{ *manager }
 // every registered function as soon as Run is called, for remote clusters
 // whose writers do not write synced markers.
 func NewWatchStoreManagerImmediate(clusterName string) WatchStoreManager {
-	return &immediateManager{newManager(logrus.StandardLogger(), clusterName)}
+	return &immediateManager{newManager(logfallback.Or(nil), clusterName)}
 }
 
 // Run implements WatchStoreManager.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/hivekv/kvstore"
 )
@@ -141,15 +142,36 @@ func noopMetrics() storeMetrics {
 	return storeMetrics{noopGauge{}, noopCounter{}, noopGauge{}, noopGauge{}}
 }
 
-// noopGauge and noopCounter stand in when no metrics are recorded.
-type noopGauge struct{ prometheus.Gauge }
+// noopGauge and noopCounter stand in when no metrics are recorded. They
+// implement every method (none embeds a nil interface), so that a caller
+// who describes or collects them, as a registry does, gets an empty metric
+// rather than a panic.
+type noopGauge struct{}
 
-func (noopGauge) Set(float64) {}
-func (noopGauge) Inc()        {}
-func (noopGauge) Dec()        {}
-func (noopGauge) Add(float64) {}
+func (noopGauge) Set(float64)                      {}
+func (noopGauge) Inc()                             {}
+func (noopGauge) Dec()                             {}
+func (noopGauge) Add(float64)                      {}
+func (noopGauge) Sub(float64)                      {}
+func (noopGauge) SetToCurrentTime()                {}
+func (noopGauge) Desc() *prometheus.Desc           { return noopDesc }
+func (noopGauge) Write(*dto.Metric) error          { return nil }
+func (noopGauge) Describe(chan<- *prometheus.Desc) {}
+func (noopGauge) Collect(chan<- prometheus.Metric) {}
 
-type noopCounter struct{ prometheus.Counter }
+type noopCounter struct{}
 
-func (noopCounter) Inc()        {}
-func (noopCounter) Add(float64) {}
+func (noopCounter) Inc()                             {}
+func (noopCounter) Add(float64)                      {}
+func (noopCounter) Desc() *prometheus.Desc           { return noopDesc }
+func (noopCounter) Write(*dto.Metric) error          { return nil }
+func (noopCounter) Describe(chan<- *prometheus.Desc) {}
+func (noopCounter) Collect(chan<- prometheus.Metric) {}
+
+// noopDesc describes the stand-ins: a valid description of nothing.
+var noopDesc = prometheus.NewDesc("kvstore_store_metrics_disabled", "Stands in for a store metric that is not recorded", nil, nil)
+
+var (
+	_ prometheus.Gauge   = noopGauge{}
+	_ prometheus.Counter = noopCounter{}
+)

@@ -7,7 +7,10 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/internal/logfallback"
 )
 
 // MirrorResource is one kind of state a Mirror copies from a remote cluster.
@@ -105,9 +108,12 @@ type mirrored struct {
 
 // NewMirror validates c and prepares the stores; Run starts them.
 func NewMirror(c MirrorConfig) (*Mirror, error) {
+	if err := ValidateClusterName(c.Cluster); err != nil {
+		// The name is a key segment of the copies the mirror owns and
+		// prunes: ".." would make it prune other clusters' copies.
+		return nil, fmt.Errorf("mirror: name the remote cluster it copies: %w", err)
+	}
 	switch {
-	case c.Cluster == "":
-		return nil, fmt.Errorf("%w: name the remote cluster the mirror copies", ErrEmptyClusterName)
 	case c.Remote == nil || c.Local == nil:
 		return nil, fmt.Errorf("%w: a mirror needs a remote and a local backend", ErrNoBackend)
 	}
@@ -129,7 +135,11 @@ func NewMirror(c MirrorConfig) (*Mirror, error) {
 		}
 		mr.sync = c.Factory.NewSyncStore(c.Cluster, c.Local, path.Join(cache, c.Cluster),
 			WSSWithSyncedKeyOverride(cache))
-		mr.watch = c.Factory.NewWatchStore(c.Cluster, KVPairCreator, mirrorObserver{mr.sync},
+		obs := mirrorObserver{sync: mr.sync, log: logfallback.Or(nil)}
+		if ss, ok := mr.sync.(*syncStore); ok {
+			obs.log = ss.log
+		}
+		mr.watch = c.Factory.NewWatchStore(c.Cluster, KVPairCreator, obs,
 			RWSWithOnSyncCallback(func(ctx context.Context) {
 				_ = mr.sync.Synced(ctx, func(ctx context.Context) {
 					mr.prune(ctx)
@@ -176,13 +186,22 @@ func (m *Mirror) Synced() bool {
 }
 
 // mirrorObserver forwards a WatchStore's changes to a SyncStore.
-type mirrorObserver struct{ sync SyncStore }
+type mirrorObserver struct {
+	sync SyncStore
+	log  logrus.FieldLogger
+}
 
+// OnUpdate copies k. KVPair never fails to marshal; a name the SyncStore
+// refuses (ErrKeyOutsidePrefix: the remote cluster named a key that would
+// land outside its copy) is logged and not copied.
 func (o mirrorObserver) OnUpdate(k Key) {
-	// KVPair never fails to marshal.
-	_ = o.sync.UpsertKey(context.Background(), k)
+	if err := o.sync.UpsertKey(context.Background(), k); err != nil {
+		o.log.WithError(err).Warn("Not mirroring a remote key")
+	}
 }
 
 func (o mirrorObserver) OnDelete(k NamedKey) {
-	_ = o.sync.DeleteKey(context.Background(), k)
+	if err := o.sync.DeleteKey(context.Background(), k); err != nil {
+		o.log.WithError(err).Warn("Not mirroring the deletion of a remote key")
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 )
 
@@ -40,13 +41,45 @@ type syncStoreOpts struct {
 	withoutLease   bool
 	syncedKey      string
 	resyncInterval time.Duration
+	limiter        RateLimiter
 	log            logrus.FieldLogger
 }
 
 // WSSWithWorkers sets how many writes the SyncStore keeps in flight
-// (default DefaultSyncStoreWorkers). Values below 1 mean 1.
-func WSSWithWorkers(n int) WSSOpt {
-	return func(o *syncStoreOpts) { o.workers = max(n, 1) }
+// (default DefaultSyncStoreWorkers). 0 means 1 (the reference would start
+// no worker and never write); more than 1024 means 1024.
+func WSSWithWorkers(n uint) WSSOpt {
+	return func(o *syncStoreOpts) { o.workers = int(min(max(n, 1), maxWorkers)) }
+}
+
+// maxWorkers bounds WSSWithWorkers: more writes in flight than this only
+// queue in the client.
+const maxWorkers = 1024
+
+// RateLimiter decides how long a SyncStore waits before writing a key
+// again after a failed write. Its method set is client-go's
+// workqueue.RateLimiter, which the reference's WSSWithRateLimiter takes, so
+// a client-go limiter (workqueue.DefaultControllerRateLimiter(), ...) can be
+// passed as it is. The items are the key names (strings) and, for the synced
+// marker, a value of an unexported type. It is called with the store's lock
+// held and from several workers: it must be safe for concurrent use, quick,
+// and must not call the store.
+type RateLimiter interface {
+	// When returns the delay before the next write of item, which just
+	// failed.
+	When(item any) time.Duration
+	// Forget says item was written: its failures are over.
+	Forget(item any)
+	// NumRequeues is the number of failures of item so far (not used by
+	// the store; part of the method set).
+	NumRequeues(item any) int
+}
+
+// WSSWithRateLimiter sets the backoff of failed writes (default: per key,
+// exponential from 5 ms, doubling to at most one minute, reset by a
+// success).
+func WSSWithRateLimiter(limiter RateLimiter) WSSOpt {
+	return func(o *syncStoreOpts) { o.limiter = limiter }
 }
 
 // WSSWithoutLease writes keys (and the synced marker) without the client's
@@ -78,14 +111,22 @@ func WSSWithLogger(log logrus.FieldLogger) WSSOpt {
 type RWSOpt func(*watchStoreOpts)
 
 type watchStoreOpts struct {
-	onSync []func(context.Context)
-	log    logrus.FieldLogger
+	onSync  []func(context.Context)
+	entries prometheus.Gauge
+	log     logrus.FieldLogger
 }
 
 // RWSWithOnSyncCallback adds a function run once, at the first ListDone the
 // store ever sees, with Watch's ctx. Callbacks run in the order given.
 func RWSWithOnSyncCallback(fn func(ctx context.Context)) RWSOpt {
 	return func(o *watchStoreOpts) { o.onSync = append(o.onSync, fn) }
+}
+
+// RWSWithEntriesMetric keeps gauge set to the number of keys the
+// WatchStore holds (NumEntries), besides the factory's
+// kvstore_store_entries (see WithMetrics).
+func RWSWithEntriesMetric(gauge prometheus.Gauge) RWSOpt {
+	return func(o *watchStoreOpts) { o.entries = gauge }
 }
 
 // RWSWithLogger sets the logger (default: the factory's).

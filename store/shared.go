@@ -12,6 +12,7 @@ import (
 
 	"github.com/hivekv/kvstore"
 	"github.com/hivekv/kvstore/config"
+	"github.com/hivekv/kvstore/internal/logfallback"
 )
 
 // DefaultInitialListTimeout is how long JoinSharedStore waits for the
@@ -55,11 +56,17 @@ type Configuration struct {
 // WatchStore.
 //
 // Contract: JoinSharedStore returns once the initial list is in (the
-// observer has seen OnUpdate for every key). A local key deleted by someone
-// else is written again at once; local keys are re-written every
-// SynchronizationInterval if they differ from the store. Observer calls
-// come from the watch goroutine, except OnDelete of a local key, which
-// DeleteLocalKey and Close call themselves.
+// observer has seen OnUpdate for every key). Observer calls come from the
+// watch goroutine, one at a time and in event order, delayed OnDelete calls
+// included (so a delayed OnDelete never overtakes a later OnUpdate of the
+// key); the exception is OnDelete of a local key, which DeleteLocalKey and
+// Close call themselves. A local key deleted by someone else is written
+// again at once, in the background (bounded by localKeyRecreateTimeout; the
+// periodic sync retries a failure); local keys are re-written every
+// SynchronizationInterval if they differ from the store. The writes of one
+// local key (UpdateLocalKeySync, DeleteLocalKey, the re-creation and the
+// periodic sync) are serialised, so a key DeleteLocalKey deleted is never
+// written again by a write that started before it.
 type SharedStore struct {
 	conf   Configuration
 	log    logrus.FieldLogger
@@ -67,13 +74,37 @@ type SharedStore struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	// locks serialises the writes of each local key.
+	locks keyLocks
+
 	mu         sync.Mutex
 	localKeys  map[string]LocalKey
 	sharedKeys map[string]Key
-	// generation counts the events of each name, so that a delayed
-	// OnDelete is skipped when the key re-appeared meanwhile.
-	generation map[string]uint64
+	// pendingDelete maps the names with a delayed OnDelete pending to the
+	// number of the deletion (from lastDelete); an event of the name
+	// removes the entry, so a delayed OnDelete whose number no longer
+	// matches is outdated. Entries live only while a delay runs.
+	pendingDelete map[string]uint64
+	lastDelete    uint64
+	// due holds the delayed deletions whose delay ran out, for the watch
+	// goroutine to deliver; dueSignal wakes it.
+	due       []dueDelete
+	dueSignal chan struct{}
+	// recreating marks the local keys being re-created in the background;
+	// true: deleted again meanwhile, re-create once more.
+	recreating map[string]bool
 }
+
+// dueDelete is a delayed OnDelete whose delay ran out.
+type dueDelete struct {
+	name string
+	n    uint64
+	key  Key
+}
+
+// localKeyRecreateTimeout bounds the re-creation of a local key deleted by
+// someone else; a failure is logged and left to the periodic sync.
+const localKeyRecreateTimeout = 30 * time.Second
 
 // JoinSharedStore validates c, starts watching its prefix and returns once
 // the initial list is in.
@@ -95,15 +126,15 @@ func JoinSharedStore(c Configuration) (*SharedStore, error) {
 	if c.Context == nil {
 		c.Context = context.Background()
 	}
-	if c.Logger == nil {
-		c.Logger = logrus.StandardLogger()
-	}
+	c.Logger = logfallback.Or(c.Logger)
 	s := &SharedStore{
-		conf:       c,
-		log:        c.Logger.WithFields(logrus.Fields{"subsys": "kvstore-shared-store", "prefix": c.Prefix}),
-		localKeys:  map[string]LocalKey{},
-		sharedKeys: map[string]Key{},
-		generation: map[string]uint64{},
+		conf:          c,
+		log:           c.Logger.WithFields(logrus.Fields{"subsys": "kvstore-shared-store", "prefix": c.Prefix}),
+		localKeys:     map[string]LocalKey{},
+		sharedKeys:    map[string]Key{},
+		pendingDelete: map[string]uint64{},
+		dueSignal:     make(chan struct{}, 1),
+		recreating:    map[string]bool{},
 	}
 	s.ctx, s.cancel = context.WithCancel(c.Context)
 
@@ -138,121 +169,25 @@ func JoinSharedStore(c Configuration) (*SharedStore, error) {
 
 func (s *SharedStore) keyPath(k NamedKey) string { return keyPath(s.conf.Prefix, k.GetKeyName()) }
 
-// watch applies the events of the prefix until the watcher stops.
-func (s *SharedStore) watch(w *kvstore.Watcher, prefix string, listDone chan struct{}) {
-	for ev := range w.Events {
-		name := strings.TrimPrefix(ev.Key, prefix)
-		switch ev.Typ {
-		case kvstore.EventTypeListDone:
-			close(listDone)
-		case kvstore.EventTypeCreate, kvstore.EventTypeModify:
-			k := s.conf.KeyCreator()
-			if err := k.Unmarshal(name, ev.Value); err != nil {
-				s.log.WithError(err).WithField("key", ev.Key).Warn("Unable to unmarshal value: dropping it")
-				continue
-			}
-			s.mu.Lock()
-			s.sharedKeys[name] = k
-			s.generation[name]++
-			s.mu.Unlock()
-			if s.conf.Observer != nil {
-				s.conf.Observer.OnUpdate(k)
-			}
-		case kvstore.EventTypeDelete:
-			s.onDelete(name)
-		}
-	}
-}
-
-func (s *SharedStore) onDelete(name string) {
-	s.mu.Lock()
-	local, isLocal := s.localKeys[name]
-	shared, isShared := s.sharedKeys[name]
-	delete(s.sharedKeys, name)
-	s.generation[name]++
-	gen := s.generation[name]
-	s.mu.Unlock()
-	switch {
-	case isLocal:
-		s.log.WithField("key", name).Warn("Received delete event for local key. Re-creating the key in the kvstore")
-		if err := s.conf.Backend.Update(s.ctx, s.keyPath(local), mustMarshal(s.log, local), true); err != nil && s.ctx.Err() == nil {
-			s.log.WithError(err).WithField("key", name).Warn("Unable to re-create local key; the periodic sync retries")
-		}
-	case !isShared:
-		s.log.WithField("key", name).Debug("Received delete event for unknown key")
-	case s.conf.SharedKeyDeleteDelay <= 0:
-		if s.conf.Observer != nil {
-			s.conf.Observer.OnDelete(shared)
-		}
-	default:
-		s.wg.Go(func() {
-			t := time.NewTimer(s.conf.SharedKeyDeleteDelay)
-			defer t.Stop()
-			select {
-			case <-s.ctx.Done():
-				return
-			case <-t.C:
-			}
-			s.mu.Lock()
-			reappeared := s.generation[name] != gen
-			s.mu.Unlock()
-			if reappeared {
-				s.log.WithField("key", name).Warn("Received delete event for key which re-appeared within delay time window")
-				return
-			}
-			if s.conf.Observer != nil {
-				s.conf.Observer.OnDelete(shared)
-			}
-		})
-	}
-}
-
-// mustMarshal marshals a local key that marshalled before; a failure now is
-// logged and writes an empty value rather than nothing.
-func mustMarshal(log logrus.FieldLogger, k Key) []byte {
-	v, err := k.Marshal()
-	if err != nil {
-		log.WithError(err).WithField("key", k.GetKeyName()).Error("Unable to marshal local key")
-	}
-	return v
-}
-
-// syncLoop re-writes the local keys that differ from the store.
-func (s *SharedStore) syncLoop() {
-	t := time.NewTicker(s.conf.SynchronizationInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-t.C:
-		}
-		s.mu.Lock()
-		keys := make([]LocalKey, 0, len(s.localKeys))
-		for _, k := range s.localKeys {
-			keys = append(keys, k)
-		}
-		s.mu.Unlock()
-		for _, k := range keys {
-			v, err := k.Marshal()
-			if err != nil {
-				continue
-			}
-			if _, err := s.conf.Backend.UpdateIfDifferent(s.ctx, s.keyPath(k), v, true); err != nil && s.ctx.Err() == nil {
-				s.log.WithError(err).WithField("key", k.GetKeyName()).Warn("Unable to synchronize local key")
-			}
-		}
-	}
-}
-
 // UpdateLocalKeySync writes key with the client's lease and, once written,
 // remembers a copy of it as local: it is re-created if someone deletes it.
+// It waits (bounded by ctx) for another write of the same local key to
+// finish first. A DeleteLocalKey of the key that gives up waiting for this
+// write (its ctx ended) wins: the key is then not remembered.
 func (s *SharedStore) UpdateLocalKeySync(ctx context.Context, key LocalKey) error {
+	name := key.GetKeyName()
+	l, err := s.locks.lock(ctx, name)
+	if err != nil {
+		return fmt.Errorf("updating local key %q: waiting for another write of the key: %w", name, err)
+	}
+	defer s.locks.unlock(l)
 	if err := s.UpdateKeySync(ctx, key, true); err != nil {
 		return err
 	}
 	s.mu.Lock()
-	s.localKeys[key.GetKeyName()] = key.DeepKeyCopy()
+	if !l.forgotten() {
+		s.localKeys[name] = key.DeepKeyCopy()
+	}
 	s.mu.Unlock()
 	return nil
 }
@@ -268,15 +203,31 @@ func (s *SharedStore) UpdateKeySync(ctx context.Context, key LocalKey, lease boo
 }
 
 // DeleteLocalKey forgets key, deletes it from the store and, if it was
-// local, calls OnDelete.
+// local, calls OnDelete. It waits (bounded by ctx) for a write of the same
+// local key in progress, so that the write cannot re-create the key after
+// the delete. If ctx ends first, the key is forgotten (nothing re-creates
+// it, and the write in progress does not make it local) but its copy in
+// the store stays until its lease ends; the failure is logged.
 func (s *SharedStore) DeleteLocalKey(ctx context.Context, key NamedKey) {
 	name := key.GetKeyName()
+	l, err := s.locks.lock(ctx, name)
+	if err != nil {
+		// Before forgetting the key: the write in progress checks it
+		// under mu before it remembers the key.
+		s.locks.forget(name)
+	}
 	s.mu.Lock()
 	_, wasLocal := s.localKeys[name]
 	delete(s.localKeys, name)
 	s.mu.Unlock()
-	if err := s.conf.Backend.Delete(ctx, s.keyPath(key)); err != nil {
-		s.log.WithError(err).WithField("key", name).Warn("Unable to delete key")
+	if err != nil {
+		s.log.WithError(err).WithField("key", name).Warn("Unable to delete key: another write of it is in progress; it goes with its lease")
+	} else {
+		err = s.conf.Backend.Delete(ctx, s.keyPath(key))
+		s.locks.unlock(l)
+		if err != nil {
+			s.log.WithError(err).WithField("key", name).Warn("Unable to delete key")
+		}
 	}
 	if wasLocal && s.conf.Observer != nil {
 		s.conf.Observer.OnDelete(key)

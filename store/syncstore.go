@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/internal/logfallback"
 )
 
 // prefixLister is the optional capability the periodic resync needs; every
@@ -41,6 +43,7 @@ type syncStore struct {
 	workers   int
 	resync    time.Duration
 	markerKey string
+	limiter   RateLimiter // nil: retryDelay
 	log       logrus.FieldLogger
 	metrics   storeMetrics
 	initErr   error
@@ -109,6 +112,7 @@ func newSyncStore(cluster string, backend SyncStoreBackend, prefix string, o syn
 		lease:     !o.withoutLease,
 		workers:   o.workers,
 		resync:    o.resyncInterval,
+		limiter:   o.limiter,
 		entries:   map[string]*entry{},
 		wake:      make(chan struct{}, 1),
 		metrics:   m.forSyncStore(prefix, cluster),
@@ -118,10 +122,17 @@ func newSyncStore(cluster string, backend SyncStoreBackend, prefix string, o syn
 		syncedKey = prefix
 	}
 	s.markerKey = path.Join(kvstore.SyncedPrefix, cluster, syncedKey)
-	s.log = o.log.WithFields(logrus.Fields{"subsys": "kvstore-sync-store", "prefix": prefix, "cluster": cluster})
+	markerBase := kvstore.SyncedPrefix + "/" + cluster + "/"
+	s.log = logfallback.Or(o.log).WithFields(logrus.Fields{"subsys": "kvstore-sync-store", "prefix": prefix, "cluster": cluster})
 	switch {
+	case ValidateClusterName(cluster) != nil:
+		// The name is a segment of the synced marker's key.
+		s.initErr = fmt.Errorf("sync store of %q: %w", prefix, ValidateClusterName(cluster))
 	case prefix == "":
 		s.initErr = fmt.Errorf("%w: a sync store needs the prefix its keys live under", ErrEmptyPrefix)
+	case !strings.HasPrefix(s.markerKey, markerBase):
+		s.initErr = fmt.Errorf("%w: the synced marker of prefix %q (synced key %q) would be %q, outside %q",
+			ErrKeyOutsidePrefix, prefix, syncedKey, s.markerKey, markerBase)
 	case backend == nil:
 		s.initErr = fmt.Errorf("%w: a sync store needs a backend to write to", ErrNoBackend)
 	}
@@ -144,6 +155,9 @@ func (s *syncStore) UpsertKey(_ context.Context, k Key) error {
 	value, err := k.Marshal()
 	if err != nil {
 		return fmt.Errorf("%w %q: %w", ErrMarshal, name, err)
+	}
+	if err := s.checkName(name); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -170,6 +184,9 @@ func (s *syncStore) DeleteKey(_ context.Context, k NamedKey) error {
 		return s.initErr
 	}
 	name := k.GetKeyName()
+	if err := s.checkName(name); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.entries[name]
@@ -236,6 +253,19 @@ func (s *syncStore) signal() {
 	}
 }
 
+// checkName refuses a name that path.Join would place outside the store's
+// prefix: it would overwrite keys the store does not own (a Mirror copies
+// names chosen by a remote cluster).
+func (s *syncStore) checkName(name string) error {
+	if cleanName(name) {
+		return nil
+	}
+	if p := keyPath(s.prefix, name); !strings.HasPrefix(p, s.keyPrefix) || p == s.keyPrefix {
+		return fmt.Errorf("%w: key name %q of prefix %q would be stored at %q", ErrKeyOutsidePrefix, name, s.prefix, p)
+	}
+	return nil
+}
+
 // keyOf is where the key name is stored: keyPath(prefix, name), with one
 // allocation for a clean name.
 func (s *syncStore) keyOf(name string) string {
@@ -243,6 +273,26 @@ func (s *syncStore) keyOf(name string) string {
 		return s.keyPrefix + name
 	}
 	return keyPath(s.prefix, name)
+}
+
+// markerItem is the synced marker's item for a RateLimiter: a type of its
+// own, so that it never equals a key name.
+type markerItem struct{}
+
+// backoffLocked is the delay before writing item again after its failures-th
+// consecutive failure.
+func (s *syncStore) backoffLocked(item any, failures int) time.Duration {
+	if s.limiter != nil {
+		return s.limiter.When(item)
+	}
+	return retryDelay(failures)
+}
+
+// forgetLocked ends the failures of item, which had some.
+func (s *syncStore) forgetLocked(item any) {
+	if s.limiter != nil {
+		s.limiter.Forget(item)
+	}
 }
 
 // retryDelay is the backoff after the n-th consecutive failure of a key.

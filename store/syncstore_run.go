@@ -38,8 +38,10 @@ func (s *syncStore) Run(ctx context.Context) {
 	}
 	defer s.running.Store(false)
 	if s.lease {
-		s.backend.RegisterLeaseExpiredObserver(s.keyPrefix, s.onKeyLeaseExpired)
-		s.backend.RegisterLeaseExpiredObserver(s.markerKey, s.onMarkerLeaseExpired)
+		stopKeys := observeLeaseExpired(s.backend, s.keyPrefix, s.onKeyLeaseExpired)
+		stopMarker := observeLeaseExpired(s.backend, s.markerKey, s.onMarkerLeaseExpired)
+		defer stopMarker()
+		defer stopKeys()
 	}
 	s.log.WithField("batched", s.txn != nil).Info("Starting sync store")
 
@@ -52,10 +54,6 @@ func (s *syncStore) Run(ctx context.Context) {
 	}
 	wg.Wait()
 
-	if s.lease {
-		s.backend.RegisterLeaseExpiredObserver(s.keyPrefix, nil)
-		s.backend.RegisterLeaseExpiredObserver(s.markerKey, nil)
-	}
 	s.metrics.initialSync.Set(0)
 	s.log.Info("Stopped sync store")
 }
@@ -207,6 +205,9 @@ func (s *syncStore) complete(ctx context.Context, b *batch, err error) []func(co
 		case err == nil || (refused && len(b.ops) == 1):
 			// Written, or never writable as it is: either way the
 			// marker must not wait for it.
+			if e.failures > 0 {
+				s.forgetLocked(e.name)
+			}
 			e.failures, e.solo = 0, false
 			if e.pendingSync {
 				e.pendingSync = false
@@ -226,7 +227,7 @@ func (s *syncStore) complete(ctx context.Context, b *batch, err error) []func(co
 				e.failures++
 			}
 			e.state = stateDelayed
-			s.queue.delay(e, now.Add(retryDelay(e.failures)))
+			s.queue.delay(e, now.Add(s.backoffLocked(e.name, int(e.failures))))
 		}
 	}
 	var callbacks []func(context.Context)
@@ -235,6 +236,9 @@ func (s *syncStore) complete(ctx context.Context, b *batch, err error) []func(co
 		m.inflight = false
 		switch {
 		case err == nil:
+			if m.failures > 0 {
+				s.forgetLocked(markerItem{})
+			}
 			m.written, m.failures = true, 0
 			s.metrics.initialSync.Set(1)
 			if !m.callbacksRun {
@@ -247,7 +251,7 @@ func (s *syncStore) complete(ctx context.Context, b *batch, err error) []func(co
 		default:
 			m.failures++
 			m.dirty = true
-			m.due = now.Add(retryDelay(m.failures))
+			m.due = now.Add(s.backoffLocked(markerItem{}, m.failures))
 		}
 	}
 	s.checkMarkerLocked()
@@ -274,6 +278,26 @@ func (s *syncStore) settleLocked(e *entry) {
 	if e.deleted {
 		delete(s.entries, e.name)
 	}
+}
+
+// instanceObserver is the per-instance lease-expiry registration of every
+// kvstore.BackendOperations (ObserveLeaseExpired).
+type instanceObserver interface {
+	ObserveLeaseExpired(prefix string, fn func(key string)) (stop func())
+}
+
+// observeLeaseExpired registers fn for the keys under prefix lost with their
+// lease and returns its removal. It uses the backend's per-instance
+// registration, so that a store replaced on the same client and prefix keeps
+// its observer when this one stops. A backend with only the reference's
+// per-prefix RegisterLeaseExpiredObserver gets that, and with it the
+// reference's limit: stopping removes the prefix's observer, whoever set it.
+func observeLeaseExpired(b SyncStoreBackend, prefix string, fn func(key string)) (stop func()) {
+	if o, ok := b.(instanceObserver); ok {
+		return o.ObserveLeaseExpired(prefix, fn)
+	}
+	b.RegisterLeaseExpiredObserver(prefix, fn)
+	return func() { b.RegisterLeaseExpiredObserver(prefix, nil) }
 }
 
 // onKeyLeaseExpired re-writes a key lost with the client's lease.

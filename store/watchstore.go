@@ -7,9 +7,11 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/internal/logfallback"
 )
 
 // watchChanSize is the Events buffer a WatchStore asks of the backend: the
@@ -43,6 +45,8 @@ type watchStore struct {
 	stale   map[string]struct{}
 	onSync  []func(context.Context) // cleared once run
 	metrics storeMetrics
+	// entriesGauge is RWSWithEntriesMetric's gauge (nil: none).
+	entriesGauge prometheus.Gauge
 }
 
 func newWatchStore(cluster string, keyCreator KeyCreator, observer Observer, o watchStoreOpts, m *Metrics) *watchStore {
@@ -50,11 +54,13 @@ func newWatchStore(cluster string, keyCreator KeyCreator, observer Observer, o w
 		cluster:    cluster,
 		keyCreator: keyCreator,
 		observer:   observer,
-		log:        o.log.WithFields(logrus.Fields{"subsys": "kvstore-watch-store", "cluster": cluster}),
+		log:        logfallback.Or(o.log).WithFields(logrus.Fields{"subsys": "kvstore-watch-store", "cluster": cluster}),
 		m:          m,
 		entries:    map[string]Key{},
 		onSync:     o.onSync,
 		metrics:    noopMetrics(),
+
+		entriesGauge: o.entries,
 	}
 	switch {
 	case keyCreator == nil:
@@ -129,7 +135,7 @@ func (w *watchStore) handle(ctx context.Context, prefix string, ev kvstore.KeyVa
 			delete(w.stale, name)
 		}
 		if len(w.entries) != n {
-			w.metrics.entries.Set(float64(len(w.entries)))
+			w.setEntriesLocked(float64(len(w.entries)))
 		}
 		w.mu.Unlock()
 		w.observer.OnUpdate(k)
@@ -143,7 +149,7 @@ func (w *watchStore) handle(ctx context.Context, prefix string, ev kvstore.KeyVa
 			if w.stale != nil {
 				delete(w.stale, name)
 			}
-			w.metrics.entries.Set(float64(len(w.entries)))
+			w.setEntriesLocked(float64(len(w.entries)))
 		}
 		w.mu.Unlock()
 		if !ok {
@@ -160,7 +166,7 @@ func (w *watchStore) handle(ctx context.Context, prefix string, ev kvstore.KeyVa
 			delete(w.entries, name)
 		}
 		w.stale = nil
-		w.metrics.entries.Set(float64(len(w.entries)))
+		w.setEntriesLocked(float64(len(w.entries)))
 		callbacks := w.onSync
 		w.onSync = nil
 		w.mu.Unlock()
@@ -172,6 +178,14 @@ func (w *watchStore) handle(ctx context.Context, prefix string, ev kvstore.KeyVa
 		for _, cb := range callbacks {
 			cb(ctx)
 		}
+	}
+}
+
+// setEntriesLocked reports the number of keys held to the metrics.
+func (w *watchStore) setEntriesLocked(n float64) {
+	w.metrics.entries.Set(n)
+	if w.entriesGauge != nil {
+		w.entriesGauge.Set(n)
 	}
 }
 
@@ -199,7 +213,7 @@ func (w *watchStore) Drain() {
 		keys = append(keys, k)
 	}
 	clear(w.entries)
-	w.metrics.entries.Set(0)
+	w.setEntriesLocked(0)
 	w.mu.Unlock()
 	for _, k := range keys {
 		w.observer.OnDelete(k)

@@ -140,25 +140,32 @@ func (c *etcdClient) connect(ctx context.Context, errCh chan<- error) {
 	stop := context.AfterFunc(c.ctx, cancel)
 	defer stop()
 
-	// The tail of the budget is kept to name the cause of a failure
-	// (status_connect.go).
-	attemptCtx, cancelAttempt := context.WithTimeout(ctx, timeout-diagnosisBudget(timeout))
-	defer cancelAttempt()
-
-	warnCtx, stopWarning := context.WithCancel(attemptCtx)
+	warnCtx, stopWarning := context.WithCancel(ctx)
 	warned := make(chan struct{})
 	go func() {
 		defer close(warned)
 		c.warnWhileConnecting(warnCtx)
 	}()
-	err := c.dial(attemptCtx)
+	// The attempt has the whole timeout; in its tail the endpoints are
+	// probed alongside, so that a failure at the deadline names its cause
+	// without waiting beyond it (status_connect.go).
+	probeCtx, stopProbe := context.WithCancel(ctx)
+	probed := make(chan string, 1)
+	go func() { probed <- c.probeBeforeDeadline(probeCtx, timeout) }()
+	probe := sync.OnceValue(func() string { return <-probed })
+	defer func() {
+		stopProbe()
+		probe()
+	}()
+
+	err := c.dial(ctx)
 	if err == nil {
-		err = c.establishSession(attemptCtx)
+		err = c.establishSession(ctx)
 	}
 	stopWarning()
 	<-warned
 	if err != nil {
-		err = c.explainConnectError(ctx, err, timeout)
+		err = c.explainConnectError(err, timeout, probe)
 		c.sessionErr = err
 		close(c.firstSession)
 		c.log.WithError(err).Error("Unable to connect to etcd")

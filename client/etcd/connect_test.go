@@ -300,3 +300,48 @@ func TestConnectEarlyWarningNothingListening(t *testing.T) {
 	}, 60*time.Second, 20*time.Millisecond, "no early warning naming the refused connection")
 	require.Contains(t, c.Status().Msg, "connection was refused")
 }
+
+// silentAddr returns a loopback address that accepts connections and never
+// answers.
+func silentAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var held []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, conn)
+		}
+	}()
+	t.Cleanup(func() {
+		require.NoError(t, l.Close())
+		<-done
+		for _, conn := range held {
+			_ = conn.Close()
+		}
+	})
+	return l.Addr().String()
+}
+
+// A failed first connection waits the whole --kvstore-connectivity-timeout
+// its error names. It used to give up a fifth of it (at most 2 s) early to
+// probe the endpoints, while saying "within <the full timeout>".
+func TestConnectWaitsTheWholeTimeout(t *testing.T) {
+	t.Parallel()
+	for name, ep := range map[string]string{
+		"nothing listening": "http://" + freeAddr(t),
+		"silent server":     "http://" + silentAddr(t),
+	} {
+		start := time.Now()
+		err := connectErr(t, map[string]string{kvstore.EtcdAddrOption: ep}, shortConnect())
+		waited := time.Since(start)
+		require.ErrorIs(t, err, kvstore.ErrClientTimeout, name)
+		require.ErrorContains(t, err, "within 2s (--kvstore-connectivity-timeout)", name)
+		require.GreaterOrEqual(t, waited, 2*time.Second, "%s: gave up %s before the timeout its error names", name, 2*time.Second-waited)
+	}
+}

@@ -139,5 +139,10 @@ func (c *etcdClient) ListPrefix(ctx context.Context, prefix string) (kvstore.Key
 
 // RegisterLeaseExpiredObserver implements kvstore.BackendOperations.
 func (c *etcdClient) RegisterLeaseExpiredObserver(prefix string, fn func(key string)) {
-	c.observers.Register(prefix, fn)
+	c.observers.SetPrefix(prefix, fn)
+}
+
+// ObserveLeaseExpired implements kvstore.BackendOperations.
+func (c *etcdClient) ObserveLeaseExpired(prefix string, fn func(key string)) (stop func()) {
+	return c.observers.Add(prefix, fn)
 }

@@ -25,16 +25,31 @@ import (
 // of the connectivity timeout is kept to probe the endpoints ourselves (TCP,
 // then TLS as the client would do it) and name the cause.
 
-// diagnosisBudget is the part of the connectivity timeout kept for the
-// probe: a fifth, at most two seconds.
+// diagnosisBudget is the tail of the connectivity timeout in which the
+// probe runs alongside the connection attempt: a fifth, at most two seconds.
 func diagnosisBudget(timeout time.Duration) time.Duration {
 	return min(timeout/5, 2*time.Second)
 }
 
+// probeBeforeDeadline probes the endpoints in the last diagnosisBudget of
+// the connection budget ctx (of length timeout), and returns the cause it
+// found ("" if none, or if ctx ended before the probe began).
+func (c *etcdClient) probeBeforeDeadline(ctx context.Context, timeout time.Duration) string {
+	t := time.NewTimer(timeout - diagnosisBudget(timeout))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ""
+	case <-t.C:
+	}
+	return c.probeCause(ctx)
+}
+
 // explainConnectError turns the error of a failed initial connection into
-// the one NewClient's caller sees. ctx is the whole connection budget (its
-// rest is used to probe); timeout is --kvstore-connectivity-timeout.
-func (c *etcdClient) explainConnectError(ctx context.Context, err error, timeout time.Duration) error {
+// the one NewClient's caller sees. timeout is --kvstore-connectivity-timeout,
+// the whole wait; probe returns the cause found by probing the endpoints
+// before the deadline (see probeBeforeDeadline).
+func (c *etcdClient) explainConnectError(err error, timeout time.Duration, probe func() string) error {
 	eps := c.endpointsString()
 	switch {
 	case c.ctx.Err() != nil:
@@ -52,7 +67,7 @@ func (c *etcdClient) explainConnectError(ctx context.Context, err error, timeout
 	}
 	cause := describeConnError(err)
 	if cause == "" {
-		cause = c.probeCause(ctx)
+		cause = probe()
 	}
 	if cause == "" {
 		cause = "etcd accepted connections but did not grant a session: " +

@@ -18,16 +18,17 @@ import (
 // lock's fence, so that a lost lock and failed comparisons stay apart: the
 // former is ErrLockLeaseExpired, the latter the Else branch.
 func (c *etcdClient) Txn(ctx context.Context, txn kvstore.Txn) (*kvstore.TxnResponse, error) {
-	if key, err := validate.Txn(txn, c.maxRequestBytes); err != nil {
-		return nil, wrapOp("txn", key, err)
-	}
 	var fence *clientv3.Cmp
+	var fenceKey string
 	if txn.Lock != nil {
 		f, err := lockFence(txn.Lock)
 		if err != nil {
 			return nil, wrapOp("txn", "", err)
 		}
-		fence = &f
+		fence, fenceKey = &f, string(f.KeyBytes())
+	}
+	if key, err := validate.Txn(txn, c.maxRequestBytes, fenceKey); err != nil {
+		return nil, wrapOp("txn", key, err)
 	}
 	resp, err := c.txn(ctx, txn, fence)
 	if errors.Is(err, kvstore.ErrLockLeaseExpired) {

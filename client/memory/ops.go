@@ -183,5 +183,10 @@ func (s *Store) listLocked(prefix string) kvstore.KeyValuePairs {
 
 // RegisterLeaseExpiredObserver implements kvstore.BackendOperations.
 func (c *client) RegisterLeaseExpiredObserver(prefix string, fn func(key string)) {
-	c.observers.Register(prefix, fn)
+	c.observers.SetPrefix(prefix, fn)
+}
+
+// ObserveLeaseExpired implements kvstore.BackendOperations.
+func (c *client) ObserveLeaseExpired(prefix string, fn func(key string)) (stop func()) {
+	return c.observers.Add(prefix, fn)
 }

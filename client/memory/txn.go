@@ -17,19 +17,22 @@ import (
 // vanished lease fails the whole transaction with nothing applied, and it is
 // retried once on fresh leases like Update.
 func (c *client) Txn(ctx context.Context, txn kvstore.Txn) (*kvstore.TxnResponse, error) {
-	if key, err := validate.Txn(txn, c.maxRequestBytes); err != nil {
-		return nil, wrapOp("txn", key, err)
-	}
-	if err := c.begin(ctx); err != nil {
-		return nil, wrapOp("txn", "", err)
-	}
+	// The same checks in the same order as the etcd client: the lock's
+	// backend, the transaction, then the client's state.
 	var f *fence
+	var fenceKey string
 	if txn.Lock != nil {
 		held, err := c.fenceOf(txn.Lock)
 		if err != nil {
 			return nil, wrapOp("txn", "", err)
 		}
-		f = &held
+		f, fenceKey = &held, held.key
+	}
+	if key, err := validate.Txn(txn, c.maxRequestBytes, fenceKey); err != nil {
+		return nil, wrapOp("txn", key, err)
+	}
+	if err := c.begin(ctx); err != nil {
+		return nil, wrapOp("txn", "", err)
 	}
 	attach := func(key string) (int64, bool, error) {
 		id, _, fresh, err := c.leases.attach(key)

@@ -16,6 +16,7 @@ func leaseCases() []Case {
 		{"SharedLease", testSharedLease},
 		{"KeysPerLease", testKeysPerLease},
 		{"ExpiryObserver", testExpiryObserver},
+		{"InstanceObservers", testInstanceObservers},
 		{"Regrant", testRegrant},
 		{"ExpiryAfterClose", testExpiryAfterClose},
 		{"CreateOnlyKeepsAttachment", testCreateOnlyKeepsAttachment},
@@ -153,6 +154,48 @@ func testExpiryObserver(t *testing.T, b Backend) {
 	require.Empty(t, unrelated.snapshot(), "an observer of another prefix")
 	require.Empty(t, removed.snapshot(), "a removed observer")
 	require.Empty(t, foreign.snapshot(), "an observer of another client")
+}
+
+// testInstanceObservers: registrations made with ObserveLeaseExpired belong
+// to their instance. An instance that closes (its stop, or the reference's
+// RegisterLeaseExpiredObserver(prefix, nil) cleanup) must not silence another
+// instance watching the same prefix of the same client: a replaced store or
+// allocator keeps re-creating its keys on lease loss.
+func testInstanceObservers(t *testing.T, b Backend) {
+	p := hivetest.UniquePrefix(t)
+	c := newCaseClientWith(t, b, p, nil, &kvstore.ExtraOptions{LeaseTTL: shortLeaseTTL})
+	ctx := caseCtx(t)
+
+	var old, replacement, named, sub observed
+	stopOld := c.ObserveLeaseExpired(p, old.fn)
+	stopReplacement := c.ObserveLeaseExpired(p, replacement.fn)
+	t.Cleanup(stopReplacement)
+	stopSub := c.ObserveLeaseExpired(p+"a/", sub.fn)
+	t.Cleanup(stopSub)
+	c.RegisterLeaseExpiredObserver(p, named.fn)
+	c.ObserveLeaseExpired(p, nil)() // registers nothing, stops nothing
+
+	// The old instance closes: its stop and an old-style cleanup of the
+	// prefix's per-prefix observer.
+	stopOld()
+	stopOld()
+	c.RegisterLeaseExpiredObserver(p, nil)
+
+	keys := []string{p + "a/1", p + "b/1"}
+	for _, k := range keys {
+		require.NoError(t, c.Update(ctx, k, []byte("v"), true))
+	}
+	b.RevokeLease(t, modLease(t, c, keys[0]))
+
+	want := map[string]int{keys[0]: 1, keys[1]: 1}
+	require.Eventually(t, func() bool { return len(replacement.snapshot()) == len(want) },
+		leaseWait, 10*time.Millisecond, "the remaining registration was not called for every key: %v", replacement.snapshot())
+	require.Equal(t, want, replacement.snapshot(), "each key once")
+	require.Eventually(t, func() bool { return len(sub.snapshot()) == 1 },
+		leaseWait, 10*time.Millisecond, "the registration of a/ was not called: %v", sub.snapshot())
+	require.Equal(t, map[string]int{keys[0]: 1}, sub.snapshot())
+	require.Empty(t, old.snapshot(), "a stopped registration")
+	require.Empty(t, named.snapshot(), "a removed per-prefix observer")
 }
 
 // testCreateOnlyKeepsAttachment: a CreateOnly (or CreateOnlyIfLocked) that

@@ -20,6 +20,8 @@ func txnCases() []Case {
 		{"NoPrefix", testTxnNoPrefix},
 		{"Revisions", testTxnRevisions},
 		{"Invalid", testTxnInvalid},
+		{"OpsEdge", testTxnOpsEdge},
+		{"PrefixSizeEdge", testTxnPrefixSizeEdge},
 		{"LeaseBookkeeping", testTxnLeaseBookkeeping},
 		{"LeaseVanished", testTxnLeaseVanished},
 		{"LockFence", testTxnLockFence},

@@ -2,6 +2,7 @@ package validate
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/hivekv/kvstore"
 )
@@ -13,19 +14,35 @@ const TxnOpOverhead = 32
 
 // Txn rejects a transaction that the server would refuse or that would
 // address the whole store by accident: too many comparisons or operations
-// (kvstore.MaxTxnOps per list, etcd's --max-txn-ops), unknown kinds, empty
-// keys where a single key is meant, a key written twice in one branch, or a
+// (kvstore.MaxTxnOps per list, etcd's --max-txn-ops, or
+// kvstore.MaxLockedTxnOps when fenced on a lock), unknown kinds, empty keys
+// where a single key is meant, a key written twice in one branch, or a
 // request over limit bytes. Prefixes (CmpNoPrefix, OpList) may be empty: the
-// empty prefix means every key. It returns the key the error is about, for
-// the caller's wrapping.
-func Txn(txn kvstore.Txn, limit int) (key string, err error) {
+// empty prefix means every key. fenceKey is the lock key the fence of a
+// locked transaction compares (txn.Lock set), for the size. It returns the
+// key the error is about, for the caller's wrapping.
+//
+// Both backends apply it with the same arguments, so that they accept and
+// refuse exactly the same transactions.
+func Txn(txn kvstore.Txn, limit int, fenceKey string) (key string, err error) {
 	size := RequestOverhead
-	if n := len(txn.If); n > kvstore.MaxTxnOps {
-		return "", fmt.Errorf("%w: %d comparisons, at most %d (etcd --max-txn-ops)", kvstore.ErrInvalidTxn, n, kvstore.MaxTxnOps)
+	maxOps, fenced := kvstore.MaxTxnOps, ""
+	if txn.Lock != nil {
+		// etcd nests a fenced transaction in the fence's: the outer
+		// one takes one of --max-txn-ops, and carries the fence's
+		// comparison and the nested request.
+		maxOps = kvstore.MaxLockedTxnOps
+		fenced = " of a transaction fenced on a lock (the fence takes one)"
+		size += fenceSize(fenceKey) + 2*TxnOpOverhead
+	}
+	if n := len(txn.If); n > maxOps {
+		return "", fmt.Errorf("%w: %d comparisons, at most %d%s (etcd --max-txn-ops)", kvstore.ErrInvalidTxn, n, maxOps, fenced)
 	}
 	for _, c := range txn.If {
+		keySize := len(c.Key)
 		switch c.Kind {
 		case kvstore.CmpKindNoPrefix, kvstore.CmpKindPrefixValue:
+			keySize = rangeSize(c.Key)
 		case kvstore.CmpKindValue, kvstore.CmpKindModRevision, kvstore.CmpKindMissing:
 			if c.Key == "" {
 				return "", kvstore.ErrEmptyKey
@@ -33,20 +50,22 @@ func Txn(txn kvstore.Txn, limit int) (key string, err error) {
 		default:
 			return c.Key, fmt.Errorf("%w: unknown comparison kind %d", kvstore.ErrInvalidTxn, c.Kind)
 		}
-		size += len(c.Key) + len(c.Value) + TxnOpOverhead
+		size += keySize + len(c.Value) + TxnOpOverhead
 	}
 	for _, branch := range [...]struct {
 		name string
 		ops  []kvstore.Op
 	}{{"then", txn.Then}, {"else", txn.Else}} {
-		if n := len(branch.ops); n > kvstore.MaxTxnOps {
-			return "", fmt.Errorf("%w: %d operations in the %s branch, at most %d (etcd --max-txn-ops)",
-				kvstore.ErrInvalidTxn, n, branch.name, kvstore.MaxTxnOps)
+		if n := len(branch.ops); n > maxOps {
+			return "", fmt.Errorf("%w: %d operations in the %s branch, at most %d%s (etcd --max-txn-ops)",
+				kvstore.ErrInvalidTxn, n, branch.name, maxOps, fenced)
 		}
 		var written map[string]struct{}
 		for _, op := range branch.ops {
+			keySize := len(op.Key)
 			switch op.Kind {
 			case kvstore.OpKindList:
+				keySize = rangeSize(op.Key)
 				if op.Limit < 0 {
 					return op.Key, fmt.Errorf("%w: negative list limit %d", kvstore.ErrInvalidTxn, op.Limit)
 				}
@@ -69,7 +88,7 @@ func Txn(txn kvstore.Txn, limit int) (key string, err error) {
 			default:
 				return op.Key, fmt.Errorf("%w: unknown operation kind %d", kvstore.ErrInvalidTxn, op.Kind)
 			}
-			size += len(op.Key) + len(op.Value) + TxnOpOverhead
+			size += keySize + len(op.Value) + TxnOpOverhead
 		}
 	}
 	if size > limit {
@@ -78,4 +97,20 @@ func Txn(txn kvstore.Txn, limit int) (key string, err error) {
 			kvstore.ErrValueTooLarge, size-RequestOverhead, limit-RequestOverhead)
 	}
 	return "", nil
+}
+
+// rangeSize is what a prefix takes in a request: the key and the range end,
+// as long as the key ("\x00" twice for the empty prefix, every key).
+func rangeSize(prefix string) int {
+	return 2 * max(len(prefix), 1)
+}
+
+// fenceSize is what the fence's lock key takes in a request, counted the
+// same on both backends: the lock path, "/" and a lease ID of 16 hex digits,
+// the longest (the backends' IDs differ in length).
+func fenceSize(fenceKey string) int {
+	if i := strings.LastIndexByte(fenceKey, '/'); i >= 0 {
+		return i + 17
+	}
+	return len(fenceKey) + 17
 }

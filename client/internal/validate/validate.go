@@ -16,24 +16,31 @@ const DefaultMaxRequestBytes = 1536 * 1024
 const RequestOverhead = 512
 
 // Key rejects an empty key (on etcd it would address the whole key space)
-// with kvstore.ErrEmptyKey itself, and a key too large for any request (see
-// Prefix). Callers add the operation.
+// with kvstore.ErrEmptyKey itself, and a key that alone makes a request
+// larger than the server's default request limit, with an error wrapping
+// kvstore.ErrValueTooLarge. Callers add the operation.
 func Key(key string) error {
 	if key == "" {
 		return kvstore.ErrEmptyKey
 	}
-	return Prefix(key)
+	return keySize(len(key), "key")
 }
 
-// Prefix rejects a key or prefix that alone makes a request larger than the
+// Prefix rejects a prefix that alone makes a request larger than the
 // server's default request limit, before it is sent: the server would refuse
-// it with a raw gRPC error that says nothing of the key. The error wraps
-// kvstore.ErrValueTooLarge. The empty prefix is valid: it means every key.
+// it with a raw gRPC error that says nothing of the key. A request carries a
+// prefix twice (the key and the range end), so it is counted twice. The
+// error wraps kvstore.ErrValueTooLarge. The empty prefix is valid: it means
+// every key.
 func Prefix(prefix string) error {
-	if n := len(prefix) + RequestOverhead; n > DefaultMaxRequestBytes {
-		return fmt.Errorf("%w: a key of %d bytes exceeds the server's request limit of %d bytes "+
+	return keySize(rangeSize(prefix), "prefix (sent twice: key and range end)")
+}
+
+func keySize(n int, what string) error {
+	if n+RequestOverhead > DefaultMaxRequestBytes {
+		return fmt.Errorf("%w: a %s of %d bytes exceeds the server's request limit of %d bytes "+
 			"(etcd --max-request-bytes, 1.5 MiB by default): use shorter keys",
-			kvstore.ErrValueTooLarge, len(prefix), DefaultMaxRequestBytes-RequestOverhead)
+			kvstore.ErrValueTooLarge, what, n, DefaultMaxRequestBytes-RequestOverhead)
 	}
 	return nil
 }
