@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/internal/backoff"
 )
 
 const (
@@ -18,7 +19,8 @@ const (
 	// maxFastSteps bounds the transactions of one one-round-trip attempt
 	// before it gives way to the lock protocol.
 	maxFastSteps = 4
-	// retryBackoff is the first pause between failed attempts; it doubles.
+	// retryBackoff is the first pause between failed attempts; it doubles,
+	// jittered (internal/backoff).
 	retryBackoff = 10 * time.Millisecond
 	// maxRetryBackoff caps the pause.
 	maxRetryBackoff = 2 * time.Second
@@ -120,7 +122,7 @@ func (a *Allocator) Release(ctx context.Context, key string) (lastUse bool, err 
 // allocate reaches the store for key: one-round-trip attempts while they
 // can succeed, else the lock protocol, retried with backoff on errors.
 func (a *Allocator) allocate(ctx context.Context, key string) (ID, bool, error) {
-	backoff := retryBackoff
+	retry := backoff.Backoff{Min: retryBackoff, Max: maxRetryBackoff}
 	useLock := a.txn == nil
 	var lastErr error
 	for attempt := 0; attempt < maxAllocAttempts; attempt++ {
@@ -149,13 +151,12 @@ func (a *Allocator) allocate(ctx context.Context, key string) (ID, bool, error) 
 		lastErr = err
 		a.log.WithError(err).WithFields(logrus.Fields{"key": key, "attempt": attempt + 1}).Debug("Allocation attempt failed, retrying")
 		select {
-		case <-time.After(backoff):
+		case <-time.After(retry.Next()):
 		case <-ctx.Done():
 			return NoID, false, fmt.Errorf("allocate %q: %w (last error: %w)", key, ctx.Err(), lastErr)
 		case <-a.ctx.Done():
 			return NoID, false, ErrClosed
 		}
-		backoff = min(2*backoff, maxRetryBackoff)
 	}
 	return NoID, false, fmt.Errorf("allocate %q: giving up after %d attempts: %w", key, maxAllocAttempts, lastErr)
 }
