@@ -38,7 +38,8 @@ func (k *kvstoreBackend) onSlaveKeyExpired(fn func(key string)) {
 func (a *Allocator) startSync() {
 	if n, ok := a.backend.(expiryNotifier); ok {
 		n.onSlaveKeyExpired(func(key string) {
-			a.goBackground(func() { a.syncKey(a.ctx, key, true) })
+			done := a.opts.health.recreate()
+			a.goBackground(func() { done(a.syncKey(a.ctx, key, true)) })
 		})
 		a.goBackground(func() {
 			<-a.ctx.Done()
@@ -82,7 +83,7 @@ func (a *Allocator) syncLocalKeys(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		a.syncKey(ctx, k, false)
+		a.opts.health.keySynced(a.syncKey(ctx, k, false))
 	}
 }
 
@@ -92,25 +93,29 @@ func (a *Allocator) syncLocalKeys(ctx context.Context) {
 // long (those give up at their own deadline in any case).
 const syncCallTimeout = 10 * time.Second
 
-// syncKey re-creates the keys of key if this node holds it. It holds the
-// key's entry so that a concurrent Release does not see its slave key
-// re-created behind it.
-func (a *Allocator) syncKey(ctx context.Context, key string, reliablyMissing bool) {
+// syncKey re-creates the keys of key if this node holds it, and returns
+// the error of a re-creation that failed. It holds the key's entry so that
+// a concurrent Release does not see its slave key re-created behind it.
+func (a *Allocator) syncKey(ctx context.Context, key string, reliablyMissing bool) (err error) {
 	lk := a.acquire(key)
 	if err := lk.lock(ctx); err != nil {
 		a.abandon(key, lk)
-		return
+		return nil
 	}
 	refs, id := lk.refs, lk.id
 	if refs > 0 {
 		cctx, cancel := context.WithTimeout(ctx, syncCallTimeout)
-		if err := a.backend.UpdateKey(cctx, id, key, reliablyMissing); err != nil && ctx.Err() == nil {
+		if err = a.backend.UpdateKey(cctx, id, key, reliablyMissing); err != nil && ctx.Err() == nil {
 			a.log.WithError(err).WithField("key", key).Warning("Unable to re-create the keys of a local key")
 		}
 		cancel()
 	}
 	lk.unlock()
 	a.done(key, lk, refs)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 // retryRelease deletes this node's slave key of key, left behind by a
@@ -158,15 +163,18 @@ func (a *Allocator) startGC() {
 			if err != nil {
 				if a.ctx.Err() == nil {
 					a.log.WithError(err).Warning("Allocator GC round failed")
+					a.opts.health.gcRound("GC", nil, err)
 				}
 				continue
 			}
 			stale = next
+			a.opts.health.gcRound("GC", stats, nil)
 			a.log.WithField("alive", stats.Alive).WithField("deleted", stats.Deleted).Debug("Allocator GC round done")
 			if nextLocks, err := a.RunLocksGC(a.ctx, staleLocks); err == nil {
 				staleLocks = nextLocks
 			} else if a.ctx.Err() == nil {
 				a.log.WithError(err).Warning("Allocator lock GC round failed")
+				a.opts.health.gcRound("locks GC", nil, err)
 			}
 		}
 	})
