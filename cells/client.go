@@ -137,7 +137,7 @@ func (c *connector) run(ctx context.Context) {
 		}()
 	}
 	if c.settle(ctx, cl, err) {
-		watchHealth(ctx, cl, c.health)
+		watchHealth(ctx, cl, c.health, c.pollInterval())
 	}
 	<-ctx.Done()
 }
@@ -150,7 +150,7 @@ func (c *connector) connect(ctx context.Context) (kvstore.BackendOperations, err
 	c.health.Degraded("connecting to kvstore", nil)
 	cl, errCh := client.NewClient(ctx, c.backend, c.opts, c.extra)
 	var err error
-	poll := time.NewTicker(statusPollInterval)
+	poll := time.NewTicker(c.pollInterval())
 	defer poll.Stop()
 wait:
 	for {
@@ -171,6 +171,11 @@ wait:
 		}
 	}
 	return cl, err
+}
+
+// pollInterval is how often the client's Status() is read for the health.
+func (c *connector) pollInterval() time.Duration {
+	return min(maxStatusPoll, c.extra.StatusCheckInterval(true))
 }
 
 // settle settles the promise with the outcome of connect; true when

@@ -9,10 +9,11 @@ import (
 	"github.com/hivekv/kvstore/internal/modhealth"
 )
 
-// statusPollInterval is how often the Client cell reads the client's
+// maxStatusPoll bounds how often the Client cell reads the client's
 // Status() for its health. Reading it is local (the status checker does
-// the network work), so a short interval costs nothing.
-var statusPollInterval = time.Second
+// the network work), so a short interval costs nothing; a shorter status
+// check interval (ExtraOptions) shortens it.
+const maxStatusPoll = time.Second
 
 // errDisconnected is the error of the client's health after the lock
 // session was lost.
@@ -28,8 +29,8 @@ var errDisconnected = errors.New("the kvstore lock session was lost (its lease e
 //
 // After a failure it reports OK again only once a quorum check succeeded
 // (Connected), not on a status line that may predate the failure.
-func watchHealth(ctx context.Context, cl kvstore.BackendOperations, h *modhealth.Part) {
-	poll := time.NewTicker(statusPollInterval)
+func watchHealth(ctx context.Context, cl kvstore.BackendOperations, h *modhealth.Part, pollEvery time.Duration) {
+	poll := time.NewTicker(pollEvery)
 	defer poll.Stop()
 	var (
 		checks       = cl.StatusCheckErrors()

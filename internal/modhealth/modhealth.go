@@ -56,17 +56,17 @@ func (m *Module) newPart(name string, sub bool) *Part {
 	return p
 }
 
-// StopAll marks every part that reported Stopped with reason, as the
-// module's work has ended.
+// StopAll marks every part that reported and is not Stopped yet Stopped
+// with reason, as the module's work has ended.
 func (m *Module) StopAll(reason string) {
 	m.mu.Lock()
 	parts := append([]*Part(nil), m.parts...)
 	m.mu.Unlock()
 	for _, p := range parts {
 		p.mu.Lock()
-		reported := p.level != ""
+		running := p.level != "" && p.level != cell.StatusStopped
 		p.mu.Unlock()
-		if reported {
+		if running {
 			p.Stopped(reason)
 		}
 	}
