@@ -205,10 +205,11 @@ func (p *Part) State() (cell.Level, string, error) {
 	return p.level, p.msg, p.err
 }
 
-// set records a report and updates the module; false after Close.
+// set records a report and updates the module; false after Close or when
+// nothing changed.
 func (p *Part) set(level cell.Level, msg string, err error) bool {
 	p.mu.Lock()
-	if p.closed {
+	if p.closed || (p.level == level && p.msg == msg && sameErr(p.err, err)) {
 		p.mu.Unlock()
 		return false
 	}
@@ -226,3 +227,11 @@ func (nop) Stopped(string)              {}
 func (nop) Degraded(string, error)      {}
 func (nop) NewScope(string) cell.Health { return nop{} }
 func (nop) Close()                      {}
+
+// sameErr reports whether a and b read the same (both nil counts).
+func sameErr(a, b error) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a == b || a.Error() == b.Error()
+}
