@@ -32,7 +32,7 @@ FUZZ_TARGETS = \
 	.:FuzzStateToCachePrefix \
 	.:FuzzBackendOptions \
 	./client/internal/keyset:FuzzKeySet \
-	./client/etcd:FuzzEtcdConfigFile
+	./client/internal/etcdfile:FuzzEtcdConfigFile
 fuzz-smoke:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \
