@@ -67,12 +67,3 @@ func (l layout) idFromMaster(k string) (ID, error) {
 	}
 	return ParseID(k[len(l.idPrefix):])
 }
-
-// splitLock splits a lock key B/locks/<key>/<lease hex> into its lock path
-// (B/locks/<key>).
-func lockPathOf(k string) string {
-	if i := strings.LastIndexByte(k, '/'); i > 0 {
-		return k[:i]
-	}
-	return k
-}

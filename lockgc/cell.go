@@ -11,7 +11,6 @@ import (
 
 	"github.com/hivekv/kvstore"
 	"github.com/hivekv/kvstore/client"
-	"github.com/hivekv/kvstore/client/etcd"
 	"github.com/hivekv/kvstore/internal/background"
 	"github.com/hivekv/kvstore/internal/modhealth"
 	"github.com/hivekv/kvstore/promise"
@@ -106,7 +105,7 @@ func (j *jobs) runSweep(ctx context.Context) {
 		return
 	}
 	interval := j.cfg.KVStoreLockSweepInterval
-	sweeper, err := etcd.NewLockSweeper(backend, j.prefixes, interval, j.log)
+	sweeper, err := kvstore.NewLockSweeper(backend, j.prefixes, interval, j.log)
 	if err != nil {
 		j.log.WithError(err).Error("Lock sweep disabled")
 		j.sweepHealth.Degraded("lock sweep disabled", err)
