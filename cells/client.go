@@ -16,6 +16,7 @@ import (
 	"github.com/hivekv/kvstore/client"
 	"github.com/hivekv/kvstore/config"
 	"github.com/hivekv/kvstore/internal/background"
+	"github.com/hivekv/kvstore/internal/logfallback"
 	"github.com/hivekv/kvstore/internal/modhealth"
 	"github.com/hivekv/kvstore/promise"
 )
@@ -28,8 +29,9 @@ import (
 //     names the flag at fault).
 //   - Without --kvstore the promise is rejected with kvstore.ErrNotConfigured
 //     at once, no hook is registered and nothing connects.
-//   - On start, a goroutine connects in the background (the start hook never
-//     blocks). Success resolves the promise. Failure (unreachable store past
+//   - On start, the connection is made in the background (start never
+//     blocks): a job of the module's job.Group when the graph has a
+//     job.Registry, a goroutine otherwise. Success resolves the promise. Failure (unreachable store past
 //     --kvstore-connectivity-timeout, refused credentials, ...) rejects it
 //     with "failed connecting to kvstore: <cause>", logs it, and shuts the
 //     hive down with that error: a program that needs the kvstore cannot do
@@ -37,6 +39,14 @@ import (
 //   - On stop, a pending connection is cancelled (the promise, if still
 //     pending, is rejected with kvstore.ErrClientClosed), the client is
 //     closed and its goroutines have exited when the hook returns.
+//
+// With a cell.Health in the graph the module reports in the
+// "kvstore-client" scope: Degraded while connecting (with the early
+// warning's cause), OK with the status line once connected, Degraded when a
+// status check fails (lost quorum, --kvstore-max-consecutive-quorum-errors
+// reached, stale heartbeat) or the lock session is lost, Stopped once
+// closed (docs/health.md). It logs through the graph's logger: the hive's
+// *slog.Logger unless a logrus.FieldLogger is provided (LogrusCell).
 //
 // Why stop closes the client (Cilium v1.16 did not): Close does not revoke
 // leases, so keys written with lease=true outlive the process until their TTL
@@ -80,8 +90,7 @@ func newClientPromise(p clientParams) (promise.Promise[kvstore.BackendOperations
 	if err := p.Config.Validate(); err != nil {
 		return nil, fmt.Errorf("kvstore client configuration: %w", err)
 	}
-	g := background.NewGroup(p.Params, clientModuleID)
-	base := g.Log()
+	base := logfallback.FromHive(p.Logrus, p.Slog)
 	log := base.WithField("subsys", "kvstore-client")
 
 	resolver, prom := promise.New[kvstore.BackendOperations]()
@@ -90,6 +99,7 @@ func newClientPromise(p clientParams) (promise.Promise[kvstore.BackendOperations
 		resolver.Reject(kvstore.ErrNotConfigured)
 		return prom, nil
 	}
+	g := background.NewGroup(p.Params, clientModuleID)
 
 	extra := p.Config.ExtraOptions(p.Extra)
 	if extra.Logger == nil {
