@@ -20,8 +20,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/allocator"
 	"github.com/hivekv/kvstore/cells"
 	"github.com/hivekv/kvstore/hivetest"
+	"github.com/hivekv/kvstore/promise"
 )
 
 // fastChecks makes the client's status checks run every few hundred
@@ -53,6 +55,8 @@ func TestHealthScript(t *testing.T) {
 			}),
 			fastChecks(),
 			cells.All,
+			allocator.Cell,
+			cell.Invoke(func(promise.Promise[*allocator.Allocator]) {}),
 		)
 		fs := pflag.NewFlagSet(tb.Name(), pflag.ContinueOnError)
 		h.RegisterFlags(fs)
