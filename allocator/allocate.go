@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"slices"
@@ -12,6 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/internal/backoff"
 )
 
 const (
@@ -22,7 +22,7 @@ const (
 	// before it gives way to the lock protocol.
 	maxFastSteps = 4
 	// retryBackoff is the first pause between failed attempts; it doubles,
-	// and each pause is jittered (see jittered).
+	// and each pause is jittered (internal/backoff).
 	retryBackoff = 10 * time.Millisecond
 	// maxRetryBackoff caps the pause.
 	maxRetryBackoff = 2 * time.Second
@@ -199,7 +199,7 @@ func (a *Allocator) releaseLater(key string, id ID, wait time.Duration) {
 // can succeed, else the lock protocol, retried with backoff on transient
 // errors only.
 func (a *Allocator) allocate(ctx context.Context, key string) (ID, bool, error) {
-	backoff := retryBackoff
+	retry := backoff.Backoff{Min: retryBackoff, Max: maxRetryBackoff}
 	useLock := a.txn == nil
 	var lastErr error
 	for attempt := 0; attempt < maxAllocAttempts; attempt++ {
@@ -239,22 +239,15 @@ func (a *Allocator) allocate(ctx context.Context, key string) (ID, bool, error) 
 		}
 		lastErr = err
 		a.log.WithError(err).WithFields(logrus.Fields{"key": key, "attempt": attempt + 1}).Debug("Allocation attempt failed, retrying")
-		t := time.NewTimer(jittered(backoff))
+		t := time.NewTimer(retry.Next())
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
 			return NoID, false, fmt.Errorf("allocate %q: %w (last error: %w)", key, ctx.Err(), lastErr)
 		}
-		backoff = min(2*backoff, maxRetryBackoff)
 	}
 	return NoID, false, fmt.Errorf("allocate %q: giving up after %d attempts: %w", key, maxAllocAttempts, lastErr)
-}
-
-// jittered spreads a pause over [d/2, 3d/2), so that nodes failing
-// together do not retry together.
-func jittered(d time.Duration) time.Duration {
-	return d/2 + rand.N(d)
 }
 
 // allocateTxn tries the one-round-trip path: a reference to the ID the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/time/rate"
@@ -107,45 +108,25 @@ func (k *kvstoreBackend) deleteIfUnchanged(ctx context.Context, name string, rev
 	return nil
 }
 
+// RunLocksGC is one round of the module's stale-lock rule
+// (kvstore.SweepStaleLocks) over the locks prefix: a lock holder found
+// unchanged by the previous round is deleted.
 func (k *kvstoreBackend) RunLocksGC(ctx context.Context, staleLocksPrevRound map[string]kvstore.Value) (map[string]kvstore.Value, error) {
-	pairs, err := k.b.ListPrefix(ctx, k.keys.lockPrefix)
-	if err != nil {
-		return nil, fmt.Errorf("list lock keys %q: %w", k.keys.lockPrefix, err)
+	marks := make(map[string]kvstore.LockMark, len(staleLocksPrevRound))
+	for key, v := range staleLocksPrevRound {
+		marks[key] = kvstore.LockMark{Value: v}
 	}
-	// Only the holder of a lock path (its oldest key) can be stale; the
-	// others are waiters queued behind it.
-	oldest := map[string]string{}
-	for name, v := range pairs {
-		p := lockPathOf(name)
-		if cur, ok := oldest[p]; !ok || v.ModRevision < pairs[cur].ModRevision {
-			oldest[p] = name
-		}
-	}
-	next := map[string]kvstore.Value{}
-	for _, name := range oldest {
-		v := pairs[name]
-		prev, ok := staleLocksPrevRound[name]
-		if !ok || prev.ModRevision != v.ModRevision || prev.LeaseID != v.LeaseID {
-			next[name] = v
-			continue
-		}
-		if err := k.deleteLockIfUnchanged(ctx, name, v.ModRevision); err != nil {
-			k.log.WithError(err).WithField("key", name).Warning("Unable to remove stale distributed lock")
-			continue
-		}
-		k.log.WithFields(logrus.Fields{"key": name, "lease": fmt.Sprintf("%x", v.LeaseID)}).Warning(
+	next, swept, err := kvstore.SweepStaleLocks(ctx, k.b, k.keys.lockPrefix, marks, 0, time.Now())
+	for _, l := range swept {
+		k.log.WithFields(logrus.Fields{"key": l.Key, "lease": fmt.Sprintf("%x", l.Lease)}).Warning(
 			"Forcefully removed distributed lock due to client staleness. Please check the connectivity between the KVStore and the client with that lease ID.")
 	}
-	return next, nil
-}
-
-func (k *kvstoreBackend) deleteLockIfUnchanged(ctx context.Context, name string, rev uint64) error {
-	if k.tx == nil {
-		return k.b.Delete(ctx, name)
+	out := make(map[string]kvstore.Value, len(next))
+	for key, m := range next {
+		out[key] = m.Value
 	}
-	_, err := k.tx.Txn(ctx, kvstore.Txn{
-		If:   []kvstore.Cmp{kvstore.CmpModRevision(name, rev)},
-		Then: []kvstore.Op{kvstore.OpDelete(name)},
-	})
-	return err
+	if err != nil {
+		return out, fmt.Errorf("locks GC of %q: %w", k.keys.lockPrefix, err)
+	}
+	return out, nil
 }

@@ -2,10 +2,10 @@ package allocator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cilium/hive/cell"
@@ -15,7 +15,7 @@ import (
 
 	"github.com/hivekv/kvstore"
 	"github.com/hivekv/kvstore/config"
-	"github.com/hivekv/kvstore/internal/logfallback"
+	"github.com/hivekv/kvstore/internal/background"
 	"github.com/hivekv/kvstore/promise"
 )
 
@@ -105,9 +105,15 @@ func (c Config) Validate() error {
 //
 // Lifecycle: start never blocks; a client that fails rejects the promise
 // with the client's error. Stop closes the Allocator (before the client
-// cell closes the client), also one created while Stop was running; a
+// cell closes the client), also one created while stop was running; a
 // pending promise is rejected with ErrClosed. GC rounds run only with
 // --allocator-gc-interval (agents: leave it 0, the operator runs them).
+//
+// In a hive with a job.Registry the work runs as a job; with a cell.Health
+// the "allocator" scope reports the initial sync (Degraded while pending),
+// the GC rounds (Degraded after a failed round) and this node's keys
+// (Degraded while keys lost with their lease are re-created, or after a
+// re-creation failed). It logs through the graph's logger.
 var Cell = cell.Module(
 	"allocator",
 	"kvstore ID allocator",
@@ -118,14 +124,15 @@ var Cell = cell.Module(
 
 type cellParams struct {
 	cell.In
+	// Lifecycle, job registry, health provider and loggers of the graph
+	// (all but the lifecycle optional; see internal/background).
+	background.Params
 
-	Lifecycle cell.Lifecycle
-	Config    Config
-	Client    promise.Promise[kvstore.BackendOperations]
+	Config Config
+	Client promise.Promise[kvstore.BackendOperations]
 
 	// KVStore supplies --kvstore-periodic-sync when present.
 	KVStore    config.Config         `optional:"true"`
-	Log        logrus.FieldLogger    `optional:"true"`
 	Registerer prometheus.Registerer `optional:"true"`
 }
 
@@ -133,11 +140,13 @@ func newAllocatorPromise(p cellParams) (promise.Promise[*Allocator], error) {
 	if err := p.Config.Validate(); err != nil {
 		return nil, err
 	}
-	log := logfallback.Or(p.Log)
+	g := background.NewGroup(p.Params, "allocator")
+	log := g.Log()
+	health := newCellHealth(g.Health())
 	opts := []Option{
 		WithMin(ID(p.Config.AllocatorMinID)), WithMax(ID(p.Config.AllocatorMaxID)),
 		WithGCInterval(p.Config.AllocatorGCInterval), WithReleaseDelay(p.Config.AllocatorReleaseDelay),
-		WithLogger(log),
+		WithLogger(log), withHealth(health),
 	}
 	if p.KVStore.KVStorePeriodicSync > 0 {
 		opts = append(opts, WithSyncInterval(p.KVStore.KVStorePeriodicSync))
@@ -150,50 +159,58 @@ func newAllocatorPromise(p cellParams) (promise.Promise[*Allocator], error) {
 		opts = append(opts, WithMetrics(m))
 	}
 	resolver, prom := promise.New[*Allocator]()
-	p.Lifecycle.Append(&starter{
+	s := &starter{
 		cfg: p.Config, opts: opts, client: p.Client, resolver: resolver,
-		log: log.WithField("subsys", "allocator"),
-	})
+		log: log.WithField("subsys", "allocator"), health: health,
+	}
+	g.Add("run", s.run)
 	return prom, nil
 }
 
-// starter is the cell's lifecycle hook.
+// starter builds the Allocator once the client is there, and closes it at
+// stop.
 type starter struct {
 	cfg      Config
 	opts     []Option
 	client   promise.Promise[kvstore.BackendOperations]
 	resolver promise.Resolver[*Allocator]
 	log      logrus.FieldLogger
-
-	cancel  context.CancelFunc
-	done    chan struct{}
-	mu      sync.Mutex
-	alloc   *Allocator // created by run, closed by Stop
-	stopped bool       // Stop has run: run closes what it creates after
+	health   *cellHealth
 
 	newAllocator func(Backend, ...Option) (*Allocator, error) // tests; nil: NewAllocator
 }
 
-// Start implements cell.HookInterface.
-func (s *starter) Start(cell.HookContext) error {
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	s.done = make(chan struct{})
-	go s.run(ctx)
-	return nil
+// run is the cell's work from start to stop: start does not wait for it.
+// At stop a pending promise is rejected with ErrClosed and the Allocator
+// is closed (before the client cell closes the client, whose work started
+// earlier and so stops later).
+func (s *starter) run(ctx context.Context) {
+	a := s.start(ctx)
+	<-ctx.Done()
+	s.resolver.Reject(ErrClosed) // ignored once settled
+	if a != nil {
+		a.Close()
+	}
 }
 
-func (s *starter) run(ctx context.Context) {
-	defer close(s.done)
+func (s *starter) start(ctx context.Context) *Allocator {
+	s.health.sync.Degraded("waiting for the kvstore client", nil)
 	c, err := s.client.Await(ctx)
 	if err != nil {
-		s.resolver.Reject(fmt.Errorf("allocator: kvstore client unavailable: %w", err))
-		return
+		err = fmt.Errorf("allocator: kvstore client unavailable: %w", err)
+		if errors.Is(err, kvstore.ErrNotConfigured) {
+			s.health.sync.Stopped("kvstore not configured")
+		} else if ctx.Err() == nil {
+			s.health.sync.Degraded("no kvstore client", err)
+		}
+		s.resolver.Reject(err)
+		return nil
 	}
 	b, err := NewKVStoreBackend(KVStoreBackendConfig{BasePath: s.cfg.AllocatorBasePath, Suffix: s.cfg.AllocatorNodeName, Backend: c, Log: s.log})
 	if err != nil {
+		s.health.sync.Degraded("no allocator", err)
 		s.resolver.Reject(err)
-		return
+		return nil
 	}
 	newAlloc := NewAllocator
 	if s.newAllocator != nil {
@@ -201,50 +218,20 @@ func (s *starter) run(ctx context.Context) {
 	}
 	a, err := newAlloc(b, s.opts...)
 	if err != nil {
+		s.health.sync.Degraded("no allocator", err)
 		s.resolver.Reject(err)
-		return
-	}
-	s.mu.Lock()
-	if s.stopped {
-		// Stop gave up waiting for this goroutine: nobody else will
-		// close a.
-		s.mu.Unlock()
-		a.Close()
-		s.resolver.Reject(ErrClosed)
-		return
-	}
-	s.alloc = a
-	s.mu.Unlock()
-	if err := a.WaitForInitialSync(ctx); err != nil {
-		s.resolver.Reject(fmt.Errorf("allocator: initial sync: %w", err))
-		return
-	}
-	s.log.WithFields(logrus.Fields{"base": s.cfg.AllocatorBasePath, "node": s.cfg.AllocatorNodeName}).Info("Allocator ready")
-	s.resolver.Resolve(a)
-}
-
-// Stop implements cell.HookInterface.
-func (s *starter) Stop(ctx cell.HookContext) error {
-	if s.cancel == nil {
 		return nil
 	}
-	s.cancel()
-	s.resolver.Reject(ErrClosed) // ignored once resolved
-	var err error
-	select {
-	case <-s.done:
-	case <-ctx.Done():
-		// run is still waiting for the client (it ends with s.cancel)
-		// or creating the Allocator: it closes what it creates after
-		// this, and whatever it created before is closed here.
-		err = fmt.Errorf("stopping the allocator: %w", ctx.Err())
+	s.health.sync.Degraded("initial sync pending", nil)
+	if err := a.WaitForInitialSync(ctx); err != nil {
+		if ctx.Err() == nil {
+			s.health.sync.Degraded("initial sync failed", err)
+		}
+		s.resolver.Reject(fmt.Errorf("allocator: initial sync: %w", err))
+		return a
 	}
-	s.mu.Lock()
-	s.stopped = true
-	a := s.alloc
-	s.mu.Unlock()
-	if a != nil {
-		a.Close()
-	}
-	return err
+	s.log.WithFields(logrus.Fields{"base": s.cfg.AllocatorBasePath, "node": s.cfg.AllocatorNodeName}).Info("Allocator ready")
+	s.health.sync.OK(fmt.Sprintf("synced: base %s, node %s", s.cfg.AllocatorBasePath, s.cfg.AllocatorNodeName))
+	s.resolver.Resolve(a)
+	return a
 }

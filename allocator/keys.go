@@ -67,12 +67,3 @@ func (l layout) idFromMaster(k string) (ID, error) {
 	}
 	return ParseID(k[len(l.idPrefix):])
 }
-
-// lockPathOf returns the lock path (B/locks/<key>) of a lock key
-// B/locks/<key>/<lease hex>: the lease part never holds a "/".
-func lockPathOf(k string) string {
-	if i := strings.LastIndexByte(k, '/'); i > 0 {
-		return k[:i]
-	}
-	return k
-}

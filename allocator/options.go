@@ -44,6 +44,7 @@ type options struct {
 	events         chan<- Event
 	log            logrus.FieldLogger
 	metrics        *Metrics
+	health         *cellHealth // Cell's health parts (nil: none)
 }
 
 func defaultOptions() options {

@@ -63,7 +63,8 @@ func (a *Allocator) startSync() {
 				keys := slices.Sorted(maps.Keys(a.pendingExpired))
 				clear(a.pendingExpired)
 				a.mu.Unlock()
-				a.syncKeys(a.ctx, keys, true)
+				done := a.opts.health.recreate(len(keys))
+				done(a.syncKeys(a.ctx, keys, true))
 			}
 		})
 	}
@@ -101,7 +102,7 @@ func (a *Allocator) syncLocalKeys(ctx context.Context) {
 		a.retryRelease(ctx, k, id)
 	}
 	slices.Sort(keys)
-	a.syncKeys(ctx, keys, false)
+	a.opts.health.keySynced(a.syncKeys(ctx, keys, false))
 }
 
 // syncCallTimeout bounds each store call of the periodic sync and of the
@@ -112,13 +113,19 @@ const syncCallTimeout = 10 * time.Second
 
 // syncKeys re-creates the keys of those of keys this node holds, in
 // batches of maxSyncBatch, one batch at a time. With reliablyMissing the
-// slave keys are known to be gone (lost with the lease).
-func (a *Allocator) syncKeys(ctx context.Context, keys []string, reliablyMissing bool) {
+// slave keys are known to be gone (lost with the lease). It returns the
+// errors of the re-creations that failed (nil when the ctx ended them).
+func (a *Allocator) syncKeys(ctx context.Context, keys []string, reliablyMissing bool) error {
+	var errs []error
 	for len(keys) > 0 && ctx.Err() == nil {
 		n := min(len(keys), maxSyncBatch)
-		a.syncBatch(ctx, keys[:n], reliablyMissing)
+		errs = append(errs, a.syncBatch(ctx, keys[:n], reliablyMissing))
 		keys = keys[n:]
 	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return errors.Join(errs...)
 }
 
 // heldKey is a key whose entry the sync holds.
@@ -135,7 +142,7 @@ type heldKey struct {
 // which first reads what is missing); any key whose master key does not
 // name it any more is looked at alone: re-created if its ID is free, moved
 // to another ID (with a Modify Event) if the ID went to another key.
-func (a *Allocator) syncBatch(ctx context.Context, keys []string, reliablyMissing bool) {
+func (a *Allocator) syncBatch(ctx context.Context, keys []string, reliablyMissing bool) error {
 	var held []heldKey
 	var items []syncItem
 	var busy []string
@@ -172,12 +179,15 @@ func (a *Allocator) syncBatch(ctx context.Context, keys []string, reliablyMissin
 		cancel()
 	}
 	var events []Event
+	var errs []error
 	for _, it := range todo {
 		for _, h := range held {
 			if h.key == it.key {
-				if ev, ok := a.syncHeld(ctx, h.key, h.lk, reliablyMissing); ok {
+				ev, ok, err := a.syncHeld(ctx, h.key, h.lk, reliablyMissing)
+				if ok {
 					events = append(events, ev)
 				}
+				errs = append(errs, err)
 				break
 			}
 		}
@@ -188,23 +198,25 @@ func (a *Allocator) syncBatch(ctx context.Context, keys []string, reliablyMissin
 		a.done(h.key, h.lk, refs)
 	}
 	for _, key := range busy {
-		a.syncKey(ctx, key, reliablyMissing)
+		errs = append(errs, a.syncKey(ctx, key, reliablyMissing))
 	}
 	a.send(events...)
+	return errors.Join(errs...)
 }
 
 // syncKey re-creates the keys of key if this node holds it, waiting for
 // its entry.
-func (a *Allocator) syncKey(ctx context.Context, key string, reliablyMissing bool) {
+func (a *Allocator) syncKey(ctx context.Context, key string, reliablyMissing bool) error {
 	lk := a.acquire(key)
 	if err := lk.lock(ctx); err != nil {
 		a.abandon(key, lk)
-		return
+		return nil
 	}
 	var ev Event
-	moved := false
+	var moved bool
+	var err error
 	if lk.refs > 0 {
-		ev, moved = a.syncHeld(ctx, key, lk, reliablyMissing)
+		ev, moved, err = a.syncHeld(ctx, key, lk, reliablyMissing)
 	}
 	refs := lk.refs
 	lk.unlock()
@@ -212,33 +224,35 @@ func (a *Allocator) syncKey(ctx context.Context, key string, reliablyMissing boo
 	if moved {
 		a.send(ev)
 	}
+	return err
 }
 
 // syncHeld re-creates the keys of key, whose entry the caller holds. If
 // its ID went to another key, it moves this node's reference to an ID of
-// key and returns the Modify Event to send once the entry is released.
-func (a *Allocator) syncHeld(ctx context.Context, key string, lk *localKey, reliablyMissing bool) (Event, bool) {
+// key and returns the Modify Event to send once the entry is released. The
+// error is that of a re-creation that failed (nil when ctx ended it).
+func (a *Allocator) syncHeld(ctx context.Context, key string, lk *localKey, reliablyMissing bool) (Event, bool, error) {
 	cctx, cancel := context.WithTimeout(ctx, syncCallTimeout)
 	defer cancel()
 	err := a.updateKey(cctx, lk.id, key, reliablyMissing)
 	if err == nil || ctx.Err() != nil {
-		return Event{}, false
+		return Event{}, false, nil
 	}
 	if !errors.Is(err, ErrIDReassigned) {
 		a.log.WithError(err).WithField("key", key).Warning("Unable to re-create the keys of a local key")
-		return Event{}, false
+		return Event{}, false, fmt.Errorf("re-create the keys of %q: %w", key, err)
 	}
 	old := lk.id
 	id, _, err := a.allocate(cctx, key)
 	if err != nil {
 		a.log.WithError(err).WithFields(logrus.Fields{"key": key, "id": old}).Error(
 			"The ID of a local key went to another key while this node's slave key was lost, and no other ID could be allocated; retrying at the next sync")
-		return Event{}, false
+		return Event{}, false, fmt.Errorf("move %q off ID %d, which went to another key: %w", key, old, err)
 	}
 	lk.id, lk.created = id, time.Time{}
 	a.log.WithFields(logrus.Fields{"key": key, "old_id": old, "id": id}).Warning(
 		"The ID of a local key went to another key while this node's slave key was lost: the key moved to another ID")
-	return Event{Typ: kvstore.EventTypeModify, ID: id, Key: key, PrevID: old}, true
+	return Event{Typ: kvstore.EventTypeModify, ID: id, Key: key, PrevID: old}, true, nil
 }
 
 // updateKey re-creates the keys of key (ID id). On a store without
@@ -308,15 +322,18 @@ func (a *Allocator) startGC() {
 			if err != nil {
 				if a.ctx.Err() == nil {
 					a.log.WithError(err).Warning("Allocator GC round failed")
+					a.opts.health.gcRound("GC", nil, err)
 				}
 				continue
 			}
 			stale = next
+			a.opts.health.gcRound("GC", stats, nil)
 			a.log.WithField("alive", stats.Alive).WithField("deleted", stats.Deleted).Debug("Allocator GC round done")
 			if nextLocks, err := a.RunLocksGC(a.ctx, staleLocks); err == nil {
 				staleLocks = nextLocks
 			} else if a.ctx.Err() == nil {
 				a.log.WithError(err).Warning("Allocator lock GC round failed")
+				a.opts.health.gcRound("locks GC", nil, err)
 			}
 		}
 	})

@@ -27,7 +27,7 @@ import (
 // func(*config.Config) instead.
 func ClientWithDefaults(def config.Config) cell.Cell {
 	return cell.Module(
-		"kvstore-client",
+		clientModuleID,
 		"KVStore Client",
 
 		cell.Config(withDefaults(def)),

@@ -23,11 +23,16 @@
 //
 // Every cell works in a bare hive: none requires a job registry, a health
 // provider or a metrics registry. Optional inputs are taken when the
-// consumer's graph has them: *kvstore.ExtraOptions, logrus.FieldLogger
-// (default: logrus' standard logger) and prometheus.Registerer (default: no
-// metrics).
+// consumer's graph has them: *kvstore.ExtraOptions, prometheus.Registerer
+// (default: no metrics), job.Registry (job.Cell: the cells' background work
+// runs as jobs of a job.Group), cell.Health (cell.SimpleHealthCell or
+// Cilium's: each module reports into a scope named after its module ID)
+// and logrus.FieldLogger (see Logging). See docs/health.md.
 //
-// Logging: hive itself logs through log/slog. NewSlogLogger, LogrusCell and
-// LogrusOptions bridge hive's output and the cells' logrus.FieldLogger into
-// one logrus logger, so that a program has one log format.
+// Logging: hive logs through log/slog, the cells through logrus. By
+// default the cells' logrus loggers forward every entry into the hive's
+// *slog.Logger (the module's, with its module attribute), so the program
+// has the hive's one format. A program that wants logrus' format instead
+// provides its logrus logger with LogrusCell and LogrusOptions and runs
+// the hive with NewSlogLogger: hive's own records then go to logrus.
 package cells

@@ -12,7 +12,7 @@ import (
 
 	"github.com/hivekv/kvstore"
 	"github.com/hivekv/kvstore/internal/background"
-	"github.com/hivekv/kvstore/internal/logfallback"
+	"github.com/hivekv/kvstore/internal/modhealth"
 	"github.com/hivekv/kvstore/promise"
 )
 
@@ -40,16 +40,18 @@ func (def Config) Flags(fs *pflag.FlagSet) {
 // Cell writes the heartbeat through the kvstore client of the graph.
 //
 // It needs a promise.Promise[kvstore.BackendOperations] (cells.Client
-// provides one) and takes an optional logrus.FieldLogger. It uses neither
-// the job registry nor health reporting, so it works in a bare hive.
+// provides one). It logs through the graph's logger, runs as a job when the
+// graph has a job.Registry and reports its health (scope
+// "kvstore-heartbeat-updater": OK while writes succeed, Degraded with the
+// error of a failed write) when it has a cell.Health; a bare hive works.
 //
-// Lifecycle: the start hook only launches a goroutine, which awaits the
+// Lifecycle: start does not wait for the client; the work awaits the
 // promise and then writes until stop; a rejected promise (kvstore not
-// configured, connection failed) is logged and the goroutine ends. The stop
-// hook cancels the goroutine and returns once it has exited (or the stop ctx
-// ends). The heartbeat key is left in place: it goes with the client's lease.
+// configured, connection failed) is logged and the work ends. Stop cancels
+// the work and returns once it has exited (or the stop ctx ends). The
+// heartbeat key is left in place: it goes with the client's lease.
 var Cell = cell.Module(
-	"kvstore-heartbeat-updater",
+	moduleID,
 	"Writes the kvstore heartbeat",
 
 	cell.Config(DefaultConfig),
@@ -58,53 +60,52 @@ var Cell = cell.Module(
 
 type params struct {
 	cell.In
+	// Lifecycle, job registry, health provider and loggers of the graph
+	// (all but the lifecycle optional; see internal/background).
+	background.Params
 
-	Lifecycle cell.Lifecycle
-	Config    Config
-	Client    promise.Promise[kvstore.BackendOperations]
-	Log       logrus.FieldLogger `optional:"true"`
+	Config Config
+	Client promise.Promise[kvstore.BackendOperations]
 }
+
+// moduleID is the cell's module ID, which also names its health scope.
+const moduleID = "kvstore-heartbeat-updater"
 
 func registerUpdater(p params) error {
 	interval := p.Config.KVStoreHeartbeatInterval
 	if interval <= 0 {
 		return fmt.Errorf("--%s must be positive, got %s", FlagInterval, interval)
 	}
-	u := &updater{client: p.Client, interval: interval, log: logfallback.Or(p.Log).WithField("subsys", "kvstore-heartbeat")}
-	p.Lifecycle.Append(u)
+	g := background.NewGroup(p.Params, moduleID)
+	u := &updater{
+		client:   p.Client,
+		interval: interval,
+		log:      g.Log().WithField("subsys", "kvstore-heartbeat"),
+		health:   g.Health().Part("heartbeat"),
+	}
+	g.Add("writer", u.run)
 	return nil
 }
 
-// updater is the cell's lifecycle hook.
+// updater writes the heartbeat once the client is there.
 type updater struct {
 	client   promise.Promise[kvstore.BackendOperations]
 	interval time.Duration
 	log      logrus.FieldLogger
-
-	jobs background.Jobs
-}
-
-// Start implements cell.HookInterface. It does not block: the client may
-// take minutes to connect.
-func (u *updater) Start(cell.HookContext) error {
-	u.jobs.Start(u.run)
-	return nil
+	health   *modhealth.Part
 }
 
 func (u *updater) run(ctx context.Context) {
 	backend, err := u.client.Await(ctx)
 	switch {
 	case err == nil:
-		Heartbeat(ctx, backend, u.interval, u.log)
+		heartbeat(ctx, backend, u.interval, u.log, u.health)
 	case ctx.Err() != nil:
 	case errors.Is(err, kvstore.ErrNotConfigured):
 		u.log.Info("Not writing the heartbeat: kvstore not configured")
+		u.health.Stopped("not writing the heartbeat: kvstore not configured")
 	default:
 		u.log.WithError(err).Warning("Not writing the heartbeat: no kvstore client")
+		u.health.Degraded("not writing the heartbeat: no kvstore client", err)
 	}
-}
-
-// Stop implements cell.HookInterface.
-func (u *updater) Stop(ctx cell.HookContext) error {
-	return u.jobs.Stop(ctx, "the heartbeat writer")
 }

@@ -2,12 +2,14 @@ package heartbeat
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/hivekv/kvstore"
 	"github.com/hivekv/kvstore/internal/logfallback"
+	"github.com/hivekv/kvstore/internal/modhealth"
 )
 
 // Heartbeat writes the current time (RFC 3339) to kvstore.HeartbeatPath,
@@ -17,12 +19,26 @@ import (
 // sooner would only add load to a store that is struggling. It returns
 // when ctx ends; a nil log uses logrus' standard logger.
 func Heartbeat(ctx context.Context, backend kvstore.BackendOperations, interval time.Duration, log logrus.FieldLogger) {
+	heartbeat(ctx, backend, interval, log, nil)
+}
+
+// heartbeat is Heartbeat reporting each write's outcome to h (nil: none).
+// A failed write is Degraded: readers call the heartbeat stale after two
+// missed intervals.
+func heartbeat(ctx context.Context, backend kvstore.BackendOperations, interval time.Duration, log logrus.FieldLogger, h *modhealth.Part) {
 	log = logfallback.Or(log).WithField("interval", interval)
 	log.Info("Starting to update heartbeat key")
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		write(ctx, backend, interval, log)
+		err := write(ctx, backend, interval, log)
+		switch {
+		case h == nil || ctx.Err() != nil:
+		case err != nil:
+			h.Degraded(fmt.Sprintf("heartbeat not written (readers call it stale after %s)", 2*interval), err)
+		default:
+			h.OK(fmt.Sprintf("heartbeat written every %s", interval))
+		}
 		select {
 		case <-ctx.Done():
 			log.Info("Stopping to update heartbeat key")
@@ -39,16 +55,17 @@ func writeTimeout(interval time.Duration) time.Duration {
 	return min(max(interval, time.Second), kvstore.DefaultLockLeaseTTL)
 }
 
-func write(ctx context.Context, backend kvstore.BackendOperations, interval time.Duration, log logrus.FieldLogger) {
+func write(ctx context.Context, backend kvstore.BackendOperations, interval time.Duration, log logrus.FieldLogger) error {
 	wctx, cancel := context.WithTimeout(ctx, writeTimeout(interval))
 	defer cancel()
 	now := time.Now().Format(time.RFC3339)
 	if err := backend.Update(wctx, kvstore.HeartbeatPath, []byte(now), true); err != nil {
 		if ctx.Err() != nil {
-			return // stopping
+			return nil // stopping
 		}
 		log.WithError(err).Warning("Unable to update heartbeat key")
-		return
+		return err
 	}
 	log.WithField("value", now).Debug("Heartbeat key updated")
+	return nil
 }

@@ -3,6 +3,7 @@ package lockgc
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cilium/hive/cell"
@@ -10,29 +11,31 @@ import (
 
 	"github.com/hivekv/kvstore"
 	"github.com/hivekv/kvstore/client"
-	"github.com/hivekv/kvstore/client/etcd"
 	"github.com/hivekv/kvstore/internal/background"
-	"github.com/hivekv/kvstore/internal/logfallback"
+	"github.com/hivekv/kvstore/internal/modhealth"
 	"github.com/hivekv/kvstore/promise"
 )
 
 // Cell runs the local lock GC and, when prefixes are configured, the
 // distributed lock sweep on the hive lifecycle.
 var Cell = cell.Module(
-	"kvstore-lock-gc",
+	moduleID,
 	"Releases stale kvstore locks",
 
 	cell.Config(DefaultConfig),
 	cell.Invoke(register),
 )
 
+// moduleID is the cell's module ID, which also names its health scope.
+const moduleID = "kvstore-lock-gc"
+
 type params struct {
 	cell.In
+	// Lifecycle, job registry, health provider and loggers of the graph
+	// (all but the lifecycle optional; see internal/background).
+	background.Params
 
-	Lifecycle cell.Lifecycle
-	Config    Config
-	// Log is the logger of the jobs; logrus' standard logger when absent.
-	Log logrus.FieldLogger `optional:"true"`
+	Config Config
 	// Client is only awaited when the sweep is on.
 	Client promise.Promise[kvstore.BackendOperations] `optional:"true"`
 }
@@ -41,46 +44,38 @@ func register(p params) error {
 	if err := p.Config.Validate(); err != nil {
 		return err
 	}
-	log := logfallback.Or(p.Log)
-	j := &jobs{
-		cfg:      p.Config,
-		log:      log.WithField("subsys", "lockgc"),
-		client:   p.Client,
-		prefixes: p.Config.sweepPrefixes(),
-	}
-	if len(j.prefixes) > 0 && j.client == nil {
+	prefixes := p.Config.sweepPrefixes()
+	if len(prefixes) > 0 && p.Client == nil {
 		return fmt.Errorf("%w: --%s is set but the hive has no kvstore client "+
 			"(promise.Promise[kvstore.BackendOperations]) to sweep with", kvstore.ErrInvalidConfig, FlagLockSweepPrefixes)
 	}
-	p.Lifecycle.Append(j)
-	return nil
-}
-
-// jobs owns the two loops. Start launches them on a context of their own
-// (the start context ends when Start returns); Stop cancels it and waits
-// for both to return.
-type jobs struct {
-	cfg      Config
-	log      logrus.FieldLogger
-	client   promise.Promise[kvstore.BackendOperations]
-	prefixes []string
-
-	bg background.Jobs
-}
-
-// Start implements cell.HookInterface.
-func (j *jobs) Start(cell.HookContext) error {
-	loops := []func(context.Context){j.runGC}
-	if len(j.prefixes) > 0 {
-		loops = append(loops, j.runSweep)
+	g := background.NewGroup(p.Params, moduleID)
+	j := &jobs{
+		cfg:      p.Config,
+		log:      g.Log().WithField("subsys", "lockgc"),
+		client:   p.Client,
+		prefixes: prefixes,
 	}
-	j.bg.Start(loops...)
+	local := g.Health().Part("local")
+	g.Add("local", func(ctx context.Context) {
+		local.OK(fmt.Sprintf("releasing local locks held over %s", p.Config.KVStoreStaleLockTimeout))
+		j.runGC(ctx)
+	})
+	if len(prefixes) > 0 {
+		j.sweepHealth = g.Health().Part("sweep")
+		g.Add("sweep", j.runSweep)
+	}
 	return nil
 }
 
-// Stop implements cell.HookInterface.
-func (j *jobs) Stop(ctx cell.HookContext) error {
-	return j.bg.Stop(ctx, "the lock GC")
+// jobs owns the two loops: the local lock GC and, when prefixes are
+// configured, the distributed lock sweep.
+type jobs struct {
+	cfg         Config
+	log         logrus.FieldLogger
+	client      promise.Promise[kvstore.BackendOperations]
+	prefixes    []string
+	sweepHealth *modhealth.Part
 }
 
 // runGC releases stale local locks every GC interval until ctx ends.
@@ -105,15 +100,18 @@ func (j *jobs) runSweep(ctx context.Context) {
 	if err != nil {
 		if ctx.Err() == nil {
 			j.log.WithError(err).Error("Lock sweep disabled: the kvstore client is unavailable")
+			j.sweepHealth.Degraded("lock sweep disabled: the kvstore client is unavailable", err)
 		}
 		return
 	}
 	interval := j.cfg.KVStoreLockSweepInterval
-	sweeper, err := etcd.NewLockSweeper(backend, j.prefixes, interval, j.log)
+	sweeper, err := kvstore.NewLockSweeper(backend, j.prefixes, interval, j.log)
 	if err != nil {
 		j.log.WithError(err).Error("Lock sweep disabled")
+		j.sweepHealth.Degraded("lock sweep disabled", err)
 		return
 	}
+	j.sweepHealth.OK(fmt.Sprintf("sweeping %s every %s", strings.Join(j.prefixes, ","), interval))
 	j.log.WithFields(logrus.Fields{"prefixes": j.prefixes, "interval": interval}).Info("Sweeping stale kvstore locks")
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -125,8 +123,13 @@ func (j *jobs) runSweep(ctx context.Context) {
 			sctx, cancel := context.WithTimeout(ctx, interval)
 			_, err := sweeper.Sweep(sctx)
 			cancel()
-			if err != nil && ctx.Err() == nil {
+			switch {
+			case ctx.Err() != nil:
+			case err != nil:
 				j.log.WithError(err).Warning("Lock sweep failed, retrying at the next interval")
+				j.sweepHealth.Degraded("lock sweep failed, retrying at the next interval", err)
+			default:
+				j.sweepHealth.OK(fmt.Sprintf("sweeping %s every %s", strings.Join(j.prefixes, ","), interval))
 			}
 		}
 	}

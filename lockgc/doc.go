@@ -1,7 +1,8 @@
 // Package lockgc provides a hive cell that keeps kvstore locks from blocking
 // a cluster forever.
 //
-// It runs two jobs on the hive lifecycle, each on its own goroutine:
+// It runs two jobs (job.Group jobs when the graph has a job.Registry,
+// goroutines of a lifecycle hook otherwise; see docs/health.md):
 //
 //   - the local lock GC: every --kvstore-lock-gc-interval, process-local path
 //     locks held longer than --kvstore-stale-lock-timeout are force-released
@@ -10,10 +11,13 @@
 //   - the distributed lock sweep, when --kvstore-lock-sweep-prefixes is set:
 //     every --kvstore-lock-sweep-interval, lock keys under those prefixes
 //     that held their lock unchanged across two sweeps are deleted
-//     (etcd.LockSweeper in package client/etcd), so that a key whose Unlock failed while its
-//     owner keeps the lease alive does not block every node (Cilium #9855).
+//     (kvstore.LockSweeper: the module's one stale-lock rule, which the
+//     allocator's RunLocksGC follows too), so that a key whose Unlock failed
+//     while its owner keeps the lease alive does not block every node
+//     (Cilium #9855). It works on any backend.
 //
 // The cell needs nothing from the graph: the kvstore client promise
 // (promise.Promise[kvstore.BackendOperations]) is only required when sweep
-// prefixes are given, and a logrus.FieldLogger is used when provided.
+// prefixes are given. It logs through the graph's logger and, with a
+// cell.Health, reports in the "kvstore-lock-gc" scope (sweep failures).
 package lockgc

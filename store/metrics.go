@@ -41,6 +41,8 @@ type Metrics struct {
 	syncErrors  *prometheus.CounterVec
 	initialSync *prometheus.GaugeVec
 	entries     *prometheus.GaugeVec
+
+	health *storesHealth // Cell's health reporting (nil: none)
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
@@ -107,6 +109,8 @@ type storeMetrics struct {
 	syncErrors  prometheus.Counter
 	initialSync prometheus.Gauge
 	entries     prometheus.Gauge
+	// health reports the outcome of writes (nil: no health reporting).
+	health *storeHealth
 }
 
 // forSyncStore returns the metrics of a SyncStore (fields of a nil m are
@@ -116,12 +120,17 @@ func (m *Metrics) forSyncStore(prefix, cluster string) storeMetrics {
 		return noopMetrics()
 	}
 	scope := kvstore.GetScopeFromKey(prefix)
-	return storeMetrics{
+	sm := storeMetrics{
 		queueSize:   m.queueSize.WithLabelValues(scope, cluster),
 		syncErrors:  m.syncErrors.WithLabelValues(scope, cluster),
 		initialSync: m.initialSync.WithLabelValues(scope, cluster, actionWrite),
 		entries:     noopGauge{},
 	}
+	if m.health != nil {
+		sm.health = m.health.store("syncstore", prefix, cluster)
+		sm = sm.health.tee(sm)
+	}
+	return sm
 }
 
 // forWatchStore returns the metrics of a WatchStore watching prefix.
@@ -130,16 +139,21 @@ func (m *Metrics) forWatchStore(prefix, cluster string) storeMetrics {
 		return noopMetrics()
 	}
 	scope := kvstore.GetScopeFromKey(prefix)
-	return storeMetrics{
+	sm := storeMetrics{
 		queueSize:   noopGauge{},
 		syncErrors:  noopCounter{},
 		initialSync: m.initialSync.WithLabelValues(scope, cluster, actionRead),
 		entries:     m.entries.WithLabelValues(scope, cluster),
 	}
+	if m.health != nil {
+		sm.health = m.health.store("watchstore", prefix, cluster)
+		sm = sm.health.tee(sm)
+	}
+	return sm
 }
 
 func noopMetrics() storeMetrics {
-	return storeMetrics{noopGauge{}, noopCounter{}, noopGauge{}, noopGauge{}}
+	return storeMetrics{noopGauge{}, noopCounter{}, noopGauge{}, noopGauge{}, nil}
 }
 
 // noopGauge and noopCounter stand in when no metrics are recorded. They

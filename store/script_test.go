@@ -20,7 +20,8 @@ import (
 
 // TestScript runs testdata/*.txtar, each against a hive of its own built
 // from cells.Client, cells.ScriptCommands, store.Cell and
-// store.ScriptCommands, with a Prometheus registry in the graph, on the
+// store.ScriptCommands, with a Prometheus registry and cell.SimpleHealth
+// (the "health" command) in the graph, on the
 // package's shared etcd. The "#!" line holds the hive's flags; $ETCD is the
 // server's endpoint. Scripts keep to their own keys (script/<name>/ and
 // cluster names of their own); script/<name>/ is wiped before each.
@@ -40,6 +41,10 @@ func TestScript(t *testing.T) {
 			h := hive.NewWithOptions(cells.LogrusOptions(),
 				cells.LogrusCell(log),
 				cell.Provide(func() prometheus.Registerer { return reg }),
+				cell.SimpleHealthCell,
+				cell.Provide(func(sh *cell.SimpleHealth) hive.ScriptCmdOut {
+					return hive.NewScriptCmd("health", cell.SimpleHealthCmd(sh))
+				}),
 				cells.Client, cells.ScriptCommands, store.Cell, store.ScriptCommands)
 			return h, map[string]script.Cmd{"test/metrics": metricsCmd(reg)}
 		},

@@ -13,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/hivekv/kvstore"
+	"github.com/hivekv/kvstore/internal/backoff"
 	"github.com/hivekv/kvstore/internal/logfallback"
 )
 
@@ -295,11 +296,13 @@ func (s *syncStore) forgetLocked(item any) {
 	}
 }
 
+// retryBackoff spaces the retries of a key, the key counting its failures.
+// It has no jitter: keys that failed together (one batch) are retried
+// together, in one batch again, and spreading them would multiply the
+// requests of a store that is struggling.
+var retryBackoff = backoff.Backoff{Min: minRetryDelay, Max: maxRetryDelay, Rand: func() float64 { return 0.5 }}
+
 // retryDelay is the backoff after the n-th consecutive failure of a key.
 func retryDelay[N uint16 | int](n N) time.Duration {
-	d := minRetryDelay
-	for i := N(1); i < n && d < maxRetryDelay; i++ {
-		d *= 2
-	}
-	return min(d, maxRetryDelay)
+	return retryBackoff.Delay(int(n) - 1)
 }

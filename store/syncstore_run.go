@@ -188,6 +188,9 @@ func (s *syncStore) complete(ctx context.Context, b *batch, err error) []func(co
 	now := time.Now()
 	stopping := err != nil && ctx.Err() != nil
 	refused := err != nil && !stopping && kvstore.RefusedBeforeSending(err)
+	if !stopping {
+		s.metrics.health.failed(err)
+	}
 	switch {
 	case err == nil || stopping:
 	case refused && len(b.ops) > 1:

@@ -14,14 +14,14 @@ import (
 
 	"github.com/hivekv/kvstore"
 	"github.com/hivekv/kvstore/internal/background"
-	"github.com/hivekv/kvstore/internal/logfallback"
+	"github.com/hivekv/kvstore/internal/modhealth"
 	"github.com/hivekv/kvstore/promise"
 )
 
 // Cell keeps the etcd users in line with the file named by
 // --kvstore-users-file; see the package documentation.
 var Cell = cell.Module(
-	"kvstore-users",
+	moduleID,
 	"KVStore users file sync",
 
 	cell.Config(DefaultConfig),
@@ -30,13 +30,17 @@ var Cell = cell.Module(
 
 type params struct {
 	cell.In
+	// Lifecycle, job registry, health provider and loggers of the graph
+	// (all but the lifecycle optional; see internal/background).
+	background.Params
 
-	Lifecycle cell.Lifecycle
-	Config    Config
-	KV        promise.Promise[kvstore.BackendOperations]
-	Users     promise.Promise[kvstore.BackendOperationsUserMgmt]
-	Log       logrus.FieldLogger `optional:"true"`
+	Config Config
+	KV     promise.Promise[kvstore.BackendOperations]
+	Users  promise.Promise[kvstore.BackendOperationsUserMgmt]
 }
+
+// moduleID is the cell's module ID, which also names its health scope.
+const moduleID = "kvstore-users"
 
 func registerSync(p params) error {
 	if p.Config.KVStoreUsersFile == "" {
@@ -45,8 +49,10 @@ func registerSync(p params) error {
 	if err := p.Config.Validate(); err != nil {
 		return fmt.Errorf("kvstore users configuration: %w", err)
 	}
-	log := logfallback.Or(p.Log).WithFields(logrus.Fields{"subsys": "kvstore-users", "file": p.Config.KVStoreUsersFile})
-	p.Lifecycle.Append(&watcher{cfg: p.Config, kv: p.KV, users: p.Users, log: log})
+	g := background.NewGroup(p.Params, moduleID)
+	log := g.Log().WithFields(logrus.Fields{"subsys": "kvstore-users", "file": p.Config.KVStoreUsersFile})
+	w := &watcher{cfg: p.Config, kv: p.KV, users: p.Users, log: log, health: g.Health().Part("sync")}
+	g.Add("sync", w.run)
 	return nil
 }
 
@@ -62,20 +68,9 @@ type watcher struct {
 	kv    promise.Promise[kvstore.BackendOperations]
 	users promise.Promise[kvstore.BackendOperationsUserMgmt]
 	log   logrus.FieldLogger
-
-	jobs background.Jobs
-}
-
-// Start implements cell.HookInterface; the work runs in a goroutine, since
-// it waits for the kvstore connection.
-func (w *watcher) Start(cell.HookContext) error {
-	w.jobs.Start(w.run)
-	return nil
-}
-
-// Stop implements cell.HookInterface.
-func (w *watcher) Stop(ctx cell.HookContext) error {
-	return w.jobs.Stop(ctx, "the users file sync")
+	// health is OK with the last applied content, Degraded with the
+	// error of the last read or sync that failed.
+	health *modhealth.Part
 }
 
 func (w *watcher) run(ctx context.Context) {
@@ -92,8 +87,10 @@ func (w *watcher) run(ctx context.Context) {
 	case ctx.Err() != nil:
 	case errors.Is(err, kvstore.ErrNotConfigured):
 		w.log.Warn("A users file is configured but the kvstore is not (--kvstore): users are not synced")
+		w.health.Degraded("users are not synced: a users file is configured but the kvstore is not (--kvstore)", err)
 	default:
 		w.log.WithError(err).Error("No kvstore client: users are not synced")
+		w.health.Degraded("users are not synced: no kvstore client", err)
 	}
 }
 
@@ -142,6 +139,7 @@ func (w *watcher) loop(ctx context.Context, s *Syncer) {
 			gate.done(sum)
 			lastErr = ""
 			w.log.WithField("users", len(desired)).Info("Users synced with the users file")
+			w.health.OK(fmt.Sprintf("%d users applied from the users file at %s", len(desired), time.Now().UTC().Format(time.RFC3339)))
 		}
 		timer.Reset(next)
 	}
@@ -154,6 +152,7 @@ func (w *watcher) report(last *string, err error, warnOnly bool) {
 		return
 	}
 	*last = err.Error()
+	w.health.Degraded("users file not applied", err)
 	if warnOnly {
 		w.log.WithError(err).Warn("Users file not available yet")
 		return

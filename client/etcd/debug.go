@@ -137,14 +137,6 @@ func (r *dbgReport) readConfig(path string) (etcdFileConfig, bool) {
 	return fc, true
 }
 
-// caFile returns the trusted CA file, accepting the older key.
-func (fc etcdFileConfig) caFile() string {
-	if fc.TrustedCAFile != "" {
-		return fc.TrustedCAFile
-	}
-	return fc.CAFile
-}
-
 func (r *dbgReport) credentials(fc etcdFileConfig) {
 	switch {
 	case fc.Username == "" && fc.Password == "":

@@ -14,7 +14,7 @@ import (
 const certExpiryWarning = 30 * 24 * time.Hour
 
 func (r *dbgReport) certificates(fc etcdFileConfig) {
-	if !anyHTTPS(fc.Endpoints) && fc.caFile() == "" && fc.CertFile == "" && fc.KeyFile == "" {
+	if !anyHTTPS(fc.Endpoints) && fc.TrustedCA() == "" && fc.CertFile == "" && fc.KeyFile == "" {
 		r.ok(1, "No TLS: every endpoint is plain http and no TLS file is configured")
 		return
 	}
@@ -27,7 +27,7 @@ func (r *dbgReport) rootCAs(fc etcdFileConfig) *x509.CertPool {
 	if fc.InsecureSkipTLSVerify {
 		r.warn(1, "insecure-skip-tls-verify is set: the server certificate is not verified")
 	}
-	ca := fc.caFile()
+	ca := fc.TrustedCA()
 	if ca == "" {
 		r.warn(1, "Root CA unset: the system's root CAs verify the server")
 		return nil

@@ -70,7 +70,7 @@ func (r *dbgReport) endpoint(ctx context.Context, fc etcdFileConfig, dialer Etcd
 			return
 		}
 		conn = tc
-	} else if fc.caFile() != "" || fc.CertFile != "" {
+	} else if fc.TrustedCA() != "" || fc.CertFile != "" {
 		r.warn(in, "TLS files are configured but the endpoint is plain http: they are not used")
 	}
 	r.serverVersion(conn, host, secure)
@@ -85,7 +85,7 @@ func (r *dbgReport) handshake(ctx context.Context, conn net.Conn, fc etcdFileCon
 		ServerName:         host,
 		InsecureSkipVerify: fc.InsecureSkipTLSVerify, //nolint:gosec // mirrors the configuration under test
 	}
-	if ca := fc.caFile(); ca != "" {
+	if ca := fc.TrustedCA(); ca != "" {
 		pool := x509.NewCertPool()
 		if pem, err := os.ReadFile(ca); err == nil && pool.AppendCertsFromPEM(pem) {
 			cfg.RootCAs = pool

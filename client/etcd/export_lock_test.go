@@ -26,10 +26,3 @@ func LocalLocksHeld(b kvstore.BackendOperations) int {
 func SetLocalLockClock(b kvstore.BackendOperations, now func() time.Time) {
 	b.(*etcdClient).lock.local.SetClock(now)
 }
-
-// SetSweeperClock replaces the sweeper's clock.
-func SetSweeperClock(s *LockSweeper, now func() time.Time) {
-	s.mu.Lock()
-	s.clock = now
-	s.mu.Unlock()
-}

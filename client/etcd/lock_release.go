@@ -7,7 +7,7 @@ import (
 	"github.com/sirupsen/logrus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/hivekv/kvstore/client/internal/backoff"
+	"github.com/hivekv/kvstore/internal/backoff"
 )
 
 // Deleting lock keys when an acquisition fails or an Unlock cannot reach

@@ -1,6 +1,7 @@
 package etcd_test
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -14,7 +15,6 @@ import (
 	"github.com/hivekv/kvstore"
 	"github.com/hivekv/kvstore/client/etcd"
 	"github.com/hivekv/kvstore/hivetest"
-	"github.com/hivekv/kvstore/hivetest/conformance"
 )
 
 // fakeClock is a clock the test moves by hand.
@@ -35,14 +35,23 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newTestSweeper(t *testing.T, b kvstore.BackendOperations, prefix string, minAge time.Duration) (*etcd.LockSweeper, *fakeClock, *logtest.Hook) {
+// clockedSweeper sweeps at the times of its clock.
+type clockedSweeper struct {
+	s     *etcd.LockSweeper
+	clock *fakeClock
+}
+
+func (c clockedSweeper) Sweep(ctx context.Context) ([]etcd.SweptLock, error) {
+	return c.s.SweepAt(ctx, c.clock.Now())
+}
+
+func newTestSweeper(t *testing.T, b kvstore.BackendOperations, prefix string, minAge time.Duration) (clockedSweeper, *fakeClock, *logtest.Hook) {
 	t.Helper()
 	log, hook := logtest.NewNullLogger()
 	s, err := etcd.NewLockSweeper(b, []string{prefix}, minAge, log)
 	require.NoError(t, err)
 	clock := &fakeClock{now: time.Now()}
-	etcd.SetSweeperClock(s, clock.Now)
-	return s, clock, hook
+	return clockedSweeper{s: s, clock: clock}, clock, hook
 }
 
 // TestLockSweepStrayKeepalive: a lock whose holder vanished without
@@ -163,10 +172,9 @@ func TestLockSweepSparesRetakenLocks(t *testing.T) {
 	require.Len(t, pairs, 2, "keys that are not lock keys are left alone")
 }
 
-func TestLockSweeperNeedsEtcdAndPrefixes(t *testing.T) {
-	b := conformance.InMemoryBackend().New(t, nil, nil)
-	_, err := etcd.NewLockSweeper(b, []string{"locks/"}, time.Minute, nil)
-	require.ErrorIs(t, err, kvstore.ErrNotImplemented)
+func TestLockSweeperNeedsPrefixes(t *testing.T) {
+	_, err := etcd.NewLockSweeper(nil, []string{"locks/"}, time.Minute, nil)
+	require.ErrorIs(t, err, kvstore.ErrInvalidConfig)
 
 	e := lockTestClient(t, hivetest.SharedServer(t), 0)
 	_, err = etcd.NewLockSweeper(e, []string{" "}, time.Minute, nil)

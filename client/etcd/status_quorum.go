@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/hivekv/kvstore"
-	"github.com/hivekv/kvstore/client/internal/backoff"
+	"github.com/hivekv/kvstore/internal/backoff"
 )
 
 var (

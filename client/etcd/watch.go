@@ -8,8 +8,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/hivekv/kvstore"
-	"github.com/hivekv/kvstore/client/internal/backoff"
 	"github.com/hivekv/kvstore/client/internal/keyset"
+	"github.com/hivekv/kvstore/internal/backoff"
 )
 
 // ListAndWatch implements kvstore.BackendOperations.

@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/hivekv/kvstore/client/internal/backoff"
+	"github.com/hivekv/kvstore/internal/backoff"
 )
 
 const (

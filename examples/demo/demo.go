@@ -38,6 +38,7 @@ type demoParams struct {
 	Log        logrus.FieldLogger
 	KV         promise.Promise[kvstore.BackendOperations]
 	Users      promise.Promise[kvstore.BackendOperationsUserMgmt]
+	Health     *cell.SimpleHealth
 }
 
 // registerDemo runs the demo in the background once the hive started, and
@@ -123,6 +124,7 @@ func (d *demo) run(ctx context.Context, p demoParams) error {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
+	d.printHealth(ctx, p.Health)
 	d.printf("status: %s\n", kv.Status())
 	d.printf("done\n")
 	return nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cilium/hive"
 	"github.com/cilium/hive/cell"
+	"github.com/cilium/hive/job"
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/pflag"
 
@@ -39,6 +40,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var opts demoOptions
 	h := hive.NewWithOptions(cells.LogrusOptions(),
 		cells.LogrusCell(logger),
+		job.Cell, cell.SimpleHealthCell, // the cells run as jobs and report their health
 		cells.All,
 		users.Cell,
 		cell.Module("demo", "hivekv demo",

@@ -32,6 +32,8 @@ func TestExampleDemoEmbeddedEtcd(t *testing.T) {
 			"         reader: update node1 = \"10.0.0.1\"\n         reader: update node2 = \"10.0.0.2\"\n" +
 			"         reader synced\n         reader: delete node2\n         reader holds 1 key(s)\n",
 		"users  demo-user present with roles [demo-reader]",
+		"health kvstore-client: OK (connection: etcd: ",
+		"         kvstore-heartbeat-updater: OK (heartbeat: heartbeat written every ",
 		"status: Ok: etcd",
 		"done\n",
 	} {

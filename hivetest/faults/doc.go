@@ -26,8 +26,8 @@
 //     (allocator, store) add theirs with Register, with their own
 //     invariants in Scenario.Invariants.
 //
-// Running: go test ./hivetest/faults runs every scenario three times (the
-// smoke of make test); make faults runs each 100 times (FAULTS_RUNS). The
+// Running: go test ./hivetest/faults runs every scenario once, with seed 1
+// (the smoke of make test); make faults runs each 100 times (FAULTS_RUNS). The
 // test flags -faults.seed, -faults.runs and -faults.out pick the first
 // seed, the number of runs and where failing histories are written; a
 // failing run prints the command that replays it.

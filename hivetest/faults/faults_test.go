@@ -14,7 +14,7 @@ import (
 
 var (
 	seedFlag = flag.Int64("faults.seed", 1, "seed of the first run of each scenario; run i uses seed+i")
-	runsFlag = flag.Int("faults.runs", 3, "runs per scenario (make faults: 100)")
+	runsFlag = flag.Int("faults.runs", 1, "runs per scenario (make test: 1, make faults: 100)")
 	outFlag  = flag.String("faults.out", "", "directory for porcupine visualisations of failing runs (default: $TMPDIR/hivekv-faults)")
 )
 

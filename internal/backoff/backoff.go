@@ -47,14 +47,23 @@ func (b *Backoff) Reset() { b.attempt = 0 }
 
 // Next returns the wait before the next retry and advances the schedule.
 func (b *Backoff) Next() time.Duration {
+	d := b.Delay(b.attempt)
+	b.attempt++
+	return d
+}
+
+// Delay returns the wait after the n-th consecutive failure (n counted from
+// 0), jittered, without touching the schedule: for callers that keep the
+// failure count themselves, such as a queue with one count per item. A
+// Backoff used only through Delay is safe for concurrent use when Rand is.
+func (b *Backoff) Delay(n int) time.Duration {
 	lo, hi := b.bounds()
 	base := lo
 	// Doubling stops once the base reached Max: later attempts stay at the
 	// cap instead of overflowing.
-	for i := 0; i < b.attempt && base < hi; i++ {
+	for i := 0; i < n && base < hi; i++ {
 		base *= 2
 	}
-	b.attempt++
 	if b.Scale != nil {
 		base = b.Scale(base)
 	}

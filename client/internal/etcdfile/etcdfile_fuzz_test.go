@@ -1,12 +1,10 @@
-package etcd
+package etcdfile
 
 import (
 	"errors"
 	"os"
 	"path/filepath"
 	"testing"
-
-	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/hivekv/kvstore"
 )
@@ -39,9 +37,8 @@ func FuzzEtcdConfigFile(f *testing.F) {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		var cfg clientv3.Config
-		err := applyConfigFile(&cfg, path)
-		if err != nil && !errors.Is(err, kvstore.ErrInvalidConfig) && !fileNotReady(err) {
+		_, _, err := Load(path)
+		if err != nil && !errors.Is(err, kvstore.ErrInvalidConfig) && !NotReady(err) {
 			t.Fatalf("error neither ErrInvalidConfig nor a file not ready: %v", err)
 		}
 	})

@@ -76,3 +76,12 @@ func TestWaitHonoursCtx(t *testing.T) {
 	require.NoError(t, short.Wait(context.Background()))
 	require.False(t, errors.Is(Sleep(context.Background(), 0), context.Canceled))
 }
+
+func TestDelayIsNextWithoutState(t *testing.T) {
+	b := Backoff{Min: 10 * time.Millisecond, Max: time.Second, Rand: fixed(0.5)}
+	for n := range 12 {
+		require.Equal(t, b.Delay(n), b.Next(), "failure %d", n)
+	}
+	require.Equal(t, 10*time.Millisecond, b.Delay(0), "Delay does not advance the schedule")
+	require.Equal(t, time.Second, b.Delay(1000), "a large count stays capped")
+}

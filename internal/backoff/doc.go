@@ -4,4 +4,8 @@
 // Retries against a store that is already struggling (no leader, too many
 // requests, quorum loss) must not arrive in lockstep from thousands of
 // clients: the growth gives the server room, the jitter breaks the lockstep.
+//
+// It is the module's one backoff: the etcd client (watch relists, quorum
+// checks, lock release), the allocator's allocation retries and the shared
+// store's per-key retries all space their retries with it.
 package backoff
