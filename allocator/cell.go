@@ -196,6 +196,9 @@ func (s *starter) run(ctx context.Context) {
 func (s *starter) start(ctx context.Context) *Allocator {
 	s.health.sync.Degraded("waiting for the kvstore client", nil)
 	c, err := s.client.Await(ctx)
+	if err != nil && ctx.Err() != nil {
+		return nil // stopping: run rejects the promise with ErrClosed
+	}
 	if err != nil {
 		err = fmt.Errorf("allocator: kvstore client unavailable: %w", err)
 		if errors.Is(err, kvstore.ErrNotConfigured) {
@@ -224,9 +227,10 @@ func (s *starter) start(ctx context.Context) *Allocator {
 	}
 	s.health.sync.Degraded("initial sync pending", nil)
 	if err := a.WaitForInitialSync(ctx); err != nil {
-		if ctx.Err() == nil {
-			s.health.sync.Degraded("initial sync failed", err)
+		if ctx.Err() != nil {
+			return a // stopping: run rejects the promise with ErrClosed
 		}
+		s.health.sync.Degraded("initial sync failed", err)
 		s.resolver.Reject(fmt.Errorf("allocator: initial sync: %w", err))
 		return a
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hivekv/kvstore"
 	"github.com/hivekv/kvstore/client/memory"
+	"github.com/hivekv/kvstore/internal/modhealth"
 	"github.com/hivekv/kvstore/promise"
 )
 
@@ -28,6 +29,7 @@ func TestStopClosesAnAllocatorCreatedDuringStop(t *testing.T) {
 		cfg:    Config{AllocatorBasePath: "ids", AllocatorNodeName: "n"},
 		opts:   []Option{WithMin(1), WithMax(10)},
 		client: client, resolver: resolver, log: quietLog(),
+		health: newCellHealth(modhealth.New(nil, "allocator")),
 		newAllocator: func(b Backend, opts ...Option) (*Allocator, error) {
 			close(creating)
 			<-stopped // the stop has given up waiting
