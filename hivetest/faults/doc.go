@@ -10,13 +10,18 @@
 //     restart a member, pause and resume one, cut, delay or blackhole the
 //     client traffic of a member (a partition as the client sees it),
 //     compact the store, revoke a lease.
-//   - Recorder: wraps a kvstore.BackendOperations and records call time,
-//     return time, arguments, result and error of every operation. An
-//     operation that failed after its request may have reached the server
-//     is recorded with an unknown outcome; only errors raised before
-//     anything was sent count as "did not happen".
-//   - Model / Check: a porcupine model of the key-value operations and of
-//     the lock fence, and the invariants checked after every run
+//   - Recorder: wraps a kvstore.BackendOperations (Backend, which is
+//     kvstore.Transactional too, for code under test such as the allocator
+//     and the shared store; Client, for the workloads) and records call
+//     time, return time, arguments, result and error of every key
+//     operation, lock and transaction. An operation that failed after its
+//     request may have reached the server is recorded with an unknown
+//     outcome; only errors raised before anything was sent count as "did
+//     not happen".
+//   - Model / Check: a porcupine model of the key-value operations,
+//     ListPrefix, DeletePrefix, transactions (every comparison kind, both
+//     branches, their reads) and the lock fence of each lock path, and the
+//     invariants checked after every run
 //     (linearizable history, no acknowledged write lost, no fenced write of
 //     a superseded lock holder, watchers converge on ListPrefix, no leaked
 //     goroutine). A failing history is written as porcupine's HTML
@@ -26,8 +31,8 @@
 //     (allocator, store) add theirs with Register, with their own
 //     invariants in Scenario.Invariants.
 //
-// Running: go test ./hivetest/faults runs every scenario three times (the
-// smoke of make test); make faults runs each 100 times (FAULTS_RUNS). The
+// Running: go test ./hivetest/faults runs every scenario once (the smoke
+// of make test); make faults runs each FAULTS_RUNS times. The
 // test flags -faults.seed, -faults.runs and -faults.out pick the first
 // seed, the number of runs and where failing histories are written; a
 // failing run prints the command that replays it.

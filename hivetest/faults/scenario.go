@@ -172,6 +172,8 @@ type Result struct {
 	// Ops is the number of operations checked for linearizability;
 	// Unknown how many of them had an unknown outcome.
 	Ops, Unknown int
+	// Txns is how many of Ops are transactions.
+	Txns int
 	// LockLost is how many fenced operations reported the lock lost.
 	LockLost int
 	// Violations are the invariants the run broke, each wrapping
@@ -245,6 +247,9 @@ func RunOnce(ctx context.Context, kit *Kit, s Scenario, seed int64, opts Options
 	ops := r.Rec.Ops()
 	for _, op := range porcupineHistory(ops) {
 		res.Ops++
+		if op.Input.(Input).Kind == KindTxn {
+			res.Txns++
+		}
 		switch out := op.Output.(Output); {
 		case out.Outcome == Unknown:
 			res.Unknown++
@@ -301,7 +306,7 @@ func (r *Run) watchersConverge(ctx context.Context, c *Client) []error {
 		deadline := time.Now().Add(20 * time.Second)
 		for {
 			lctx, cancel := context.WithTimeout(ctx, opTimeout)
-			pairs, err := c.ListPrefix(lctx, r.Prefix)
+			pairs, err := c.BackendOperations.ListPrefix(lctx, r.Prefix) // unrecorded: it would join every key of the run into one part of the check
 			cancel()
 			if err == nil {
 				if err = w.Converged(pairs); err == nil {

@@ -35,8 +35,10 @@ func init() {
 }
 
 const (
-	storeWriters = 2
-	storeKeys    = 6
+	// storeWorkerBase is the recorder's worker id of writer 0's client.
+	storeWorkerBase = 20
+	storeWriters    = 2
+	storeKeys       = 6
 	// storeConverge bounds the wait, after heal, for the writers to write
 	// what they hold and the reader to see it.
 	storeConverge = 20 * time.Second
@@ -95,12 +97,14 @@ func runStore(ctx context.Context, r *faults.Run) error {
 			c.Close()
 		}
 	}()
-	for range storeWriters + 1 {
+	for i := range storeWriters + 1 {
 		c, err := r.Kit.NewClient(ctx, nil)
 		if err != nil {
 			return fmt.Errorf("store client: %w", err)
 		}
-		clients = append(clients, c)
+		// Recorded: the writers' batches (transactions) and single
+		// writes are checked by porcupine.
+		clients = append(clients, r.Rec.WrapBackend(storeWorkerBase+i, c))
 	}
 
 	view := &storeView{keys: map[string]string{}}
