@@ -82,6 +82,12 @@ type Run struct {
 	clients  []*Client
 	watchers []*WatchView
 	nextID   int
+	// storeLog is etcd's own account of every change under Prefix,
+	// started with the first watcher; logErr is why it could not start.
+	storeLog *StoreLog
+	logErr   error
+	// watchEvents counts the watch events checked.
+	watchEvents int
 }
 
 // Worker ids above every workload's: the final reads and the fault kit.
@@ -116,8 +122,15 @@ func (r *Run) NewClients(ctx context.Context, n int) ([]*Client, error) {
 }
 
 // Watch starts a WatchView of the run's prefix on b; the runner checks that
-// it converges on ListPrefix and stops it.
+// it converges on ListPrefix, stops it, and checks its events one by one
+// (CheckWatch) against etcd's own watch of the prefix (StoreLog, started
+// with the first watcher).
 func (r *Run) Watch(ctx context.Context, b kvstore.BackendOperations, chanSize int) *WatchView {
+	r.mu.Lock()
+	if r.storeLog == nil && r.logErr == nil {
+		r.storeLog, r.logErr = NewStoreLog(ctx, r.Kit, r.Prefix)
+	}
+	r.mu.Unlock()
 	v := NewWatchView(ctx, b, r.Prefix, chanSize)
 	r.mu.Lock()
 	r.watchers = append(r.watchers, v)
@@ -174,6 +187,8 @@ type Result struct {
 	Ops, Unknown int
 	// Txns is how many of Ops are transactions.
 	Txns int
+	// WatchEvents is how many watch events were checked one by one.
+	WatchEvents int
 	// LockLost is how many fenced operations reported the lock lost.
 	LockLost int
 	// Violations are the invariants the run broke, each wrapping
@@ -232,6 +247,8 @@ func RunOnce(ctx context.Context, kit *Kit, s Scenario, seed int64, opts Options
 	}
 	if res.Err == nil {
 		res.Violations = append(res.Violations, r.watchersConverge(ctx, final)...)
+		res.Violations = append(res.Violations, r.checkWatches(ctx)...)
+		res.WatchEvents = r.watchEvents
 		for _, inv := range s.Invariants {
 			if err := inv.Check(ctx, r); err != nil {
 				res.Violations = append(res.Violations, fmt.Errorf("%s: %w", inv.Name, err))
@@ -325,8 +342,8 @@ func (r *Run) watchersConverge(ctx context.Context, c *Client) []error {
 // closeAll stops the watchers and closes every client of the run.
 func (r *Run) closeAll() {
 	r.mu.Lock()
-	watchers, clients := r.watchers, r.clients
-	r.watchers, r.clients = nil, nil
+	watchers, clients, log := r.watchers, r.clients, r.storeLog
+	r.watchers, r.clients, r.storeLog = nil, nil, nil
 	r.mu.Unlock()
 	for _, w := range watchers {
 		w.Stop()
@@ -334,4 +351,43 @@ func (r *Run) closeAll() {
 	for _, c := range clients {
 		c.Close()
 	}
+	if log != nil {
+		log.Close()
+	}
+}
+
+// checkWatches stops the watchers (they have converged), lets the store
+// log catch up with the store, and checks every watcher's events against
+// it.
+func (r *Run) checkWatches(ctx context.Context) []error {
+	r.mu.Lock()
+	watchers, log, logErr := slices.Clone(r.watchers), r.storeLog, r.logErr
+	r.mu.Unlock()
+	if len(watchers) == 0 {
+		return nil
+	}
+	if logErr != nil {
+		return []error{fmt.Errorf("%w: no store log to check the watchers against: %v", ErrInconclusive, logErr)}
+	}
+	for _, w := range watchers {
+		w.Stop()
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := log.CatchUp(cctx); err != nil {
+		return []error{err}
+	}
+	initial, changes, err := log.History()
+	if err != nil {
+		return []error{err}
+	}
+	var errs []error
+	for i, w := range watchers {
+		events := w.Events()
+		r.watchEvents += len(events)
+		if err := CheckWatch(WatchHistory{Initial: initial, Store: changes, Events: events, ListDone: true}); err != nil {
+			errs = append(errs, fmt.Errorf("watcher %d (%d events, %d store changes): %w", i, len(events), len(changes), err))
+		}
+	}
+	return errs
 }
