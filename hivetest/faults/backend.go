@@ -277,3 +277,58 @@ func (b *Backend) Txn(ctx context.Context, txn kvstore.Txn) (*kvstore.TxnRespons
 	})
 	return resp, err
 }
+
+// RecordedWatch is the event stream of one ListAndWatch through a Backend,
+// as the backend delivered it to the code under test.
+type RecordedWatch struct {
+	Prefix string
+	mu     sync.Mutex
+	events []WatchEvent
+}
+
+// Events returns the events delivered so far.
+func (w *RecordedWatch) Events() []WatchEvent {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]WatchEvent(nil), w.events...)
+}
+
+// Watches returns the watches made through the recorder's backends.
+func (r *Recorder) Watches() []*RecordedWatch {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*RecordedWatch(nil), r.watches...)
+}
+
+// ListAndWatch records the events of the backend's watcher as they pass
+// to the caller: a goroutine between the two forwards every event and
+// stops the backend's watcher when the caller stops its own.
+func (b *Backend) ListAndWatch(ctx context.Context, prefix string, chanSize int) *kvstore.Watcher {
+	inner := b.BackendOperations.ListAndWatch(ctx, prefix, chanSize)
+	outer := kvstore.NewWatcher(prefix, chanSize)
+	rw := &RecordedWatch{Prefix: prefix}
+	b.r.mu.Lock()
+	b.r.watches = append(b.r.watches, rw)
+	b.r.mu.Unlock()
+	go func() {
+		defer outer.Finish()
+		defer inner.Stop()
+		for {
+			select {
+			case ev, ok := <-inner.Events:
+				if !ok {
+					return
+				}
+				rw.mu.Lock()
+				rw.events = append(rw.events, WatchEvent{Typ: ev.Typ, Key: ev.Key, Value: string(ev.Value)})
+				rw.mu.Unlock()
+				if !outer.Emit(ctx, ev) {
+					return
+				}
+			case <-outer.Stopping():
+				return
+			}
+		}
+	}()
+	return outer
+}

@@ -144,6 +144,7 @@ type Recorder struct {
 	mu      sync.Mutex
 	ops     []Op
 	clients int
+	watches []*RecordedWatch
 }
 
 // NewRecorder starts a history at time zero.

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -83,7 +84,7 @@ type Run struct {
 	watchers []*WatchView
 	nextID   int
 	// storeLog is etcd's own account of every change under Prefix,
-	// started with the first watcher; logErr is why it could not start.
+	// started before the scenario; logErr is why it could not start.
 	storeLog *StoreLog
 	logErr   error
 	// watchEvents counts the watch events checked.
@@ -124,13 +125,8 @@ func (r *Run) NewClients(ctx context.Context, n int) ([]*Client, error) {
 // Watch starts a WatchView of the run's prefix on b; the runner checks that
 // it converges on ListPrefix, stops it, and checks its events one by one
 // (CheckWatch) against etcd's own watch of the prefix (StoreLog, started
-// with the first watcher).
+// before the scenario).
 func (r *Run) Watch(ctx context.Context, b kvstore.BackendOperations, chanSize int) *WatchView {
-	r.mu.Lock()
-	if r.storeLog == nil && r.logErr == nil {
-		r.storeLog, r.logErr = NewStoreLog(ctx, r.Kit, r.Prefix)
-	}
-	r.mu.Unlock()
 	v := NewWatchView(ctx, b, r.Prefix, chanSize)
 	r.mu.Lock()
 	r.watchers = append(r.watchers, v)
@@ -232,6 +228,7 @@ func RunOnce(ctx context.Context, kit *Kit, s Scenario, seed int64, opts Options
 	for i := range 4 {
 		r.Keys = append(r.Keys, fmt.Sprintf("%sk%d", r.Prefix, i))
 	}
+	r.storeLog, r.logErr = NewStoreLog(ctx, kit, r.Prefix)
 	if err := s.Run(ctx, r); err != nil {
 		res.Err = err
 	}
@@ -357,13 +354,15 @@ func (r *Run) closeAll() {
 }
 
 // checkWatches stops the watchers (they have converged), lets the store
-// log catch up with the store, and checks every watcher's events against
-// it.
+// log catch up with the store, and checks the events of every watcher —
+// the run's WatchViews and every ListAndWatch through a recorded Backend
+// (the allocator's, the shared store's) — against it.
 func (r *Run) checkWatches(ctx context.Context) []error {
 	r.mu.Lock()
 	watchers, log, logErr := slices.Clone(r.watchers), r.storeLog, r.logErr
 	r.mu.Unlock()
-	if len(watchers) == 0 {
+	recorded := r.Rec.Watches()
+	if len(watchers)+len(recorded) == 0 {
 		return nil
 	}
 	if logErr != nil {
@@ -382,12 +381,35 @@ func (r *Run) checkWatches(ctx context.Context) []error {
 		return []error{err}
 	}
 	var errs []error
-	for i, w := range watchers {
-		events := w.Events()
+	check := func(name, prefix string, events []WatchEvent, converged bool) {
 		r.watchEvents += len(events)
-		if err := CheckWatch(WatchHistory{Initial: initial, Store: changes, Events: events, ListDone: true}); err != nil {
-			errs = append(errs, fmt.Errorf("watcher %d (%d events, %d store changes): %w", i, len(events), len(changes), err))
+		h := underPrefix(prefix, initial, changes)
+		h.Events, h.ListDone, h.MayStopAnywhere = events, true, !converged
+		if err := CheckWatch(h); err != nil {
+			errs = append(errs, fmt.Errorf("%s of %q (%d events, %d store changes): %w", name, prefix, len(events), len(h.Store), err))
 		}
 	}
+	for i, w := range watchers {
+		check(fmt.Sprintf("watcher %d", i), r.Prefix, w.Events(), true)
+	}
+	for i, w := range recorded {
+		check(fmt.Sprintf("recorded ListAndWatch %d", i), w.Prefix, w.Events(), false)
+	}
 	return errs
+}
+
+// underPrefix is the part of a store log under prefix.
+func underPrefix(prefix string, initial map[string]string, changes []StoreEvent) WatchHistory {
+	h := WatchHistory{Initial: map[string]string{}}
+	for k, v := range initial {
+		if strings.HasPrefix(k, prefix) {
+			h.Initial[k] = v
+		}
+	}
+	for _, c := range changes {
+		if strings.HasPrefix(c.Key, prefix) {
+			h.Store = append(h.Store, c)
+		}
+	}
+	return h
 }
