@@ -58,6 +58,7 @@ func (b *Backend) closedBefore(call int64) bool {
 
 // do records one operation. fn fills the output of a successful call.
 func (b *Backend) do(in Input, fn func(out *Output) error) error {
+	in.LockHeld = in.fenced() && b.r.LocksHold
 	call := b.r.now()
 	var out Output
 	err := fn(&out)

@@ -103,6 +103,10 @@ type Input struct {
 	Client string `json:",omitempty"`
 	// Txn is the transaction of a KindTxn.
 	Txn *TxnInput `json:",omitempty"`
+	// LockHeld: the lock's lease could not expire on its own in this
+	// run (Recorder.LocksHold), so a fenced operation may report the lock
+	// lost only once its holding ended (superseded, unlocked, revoked).
+	LockHeld bool `json:",omitempty"`
 	// LockSpace is set by the checker on a ListPrefix whose range covers
 	// lock keys (see annotate).
 	LockSpace bool `json:"-"`
@@ -141,6 +145,12 @@ type Op struct {
 // Recorder records the operations of any number of workers.
 type Recorder struct {
 	start   time.Time
+	// LocksHold says that no lock lease can expire unseen in this run
+	// (no fault stops keepalives; revocations are recorded): a fenced
+	// operation reporting a lost lock whose holding had not ended is then
+	// a violation (a spurious ErrLockLeaseExpired). Set before recording.
+	LocksHold bool
+
 	mu      sync.Mutex
 	ops     []Op
 	clients int

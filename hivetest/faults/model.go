@@ -111,8 +111,10 @@ func lockPath(keyOrToken string) string {
 // of the holder's lock key, leave nobody holding. A fenced operation that
 // succeeded must have run while its token held its path: a superseded
 // holder's fenced write (or transaction) that succeeds is a violation. A
-// fenced operation may always report the lock lost (leases expire at any
-// time); the holder then holds no more. CreateOnlyIfLocked answering
+// fenced operation may report the lock lost at any time (leases expire
+// unseen) and the holder then holds no more — unless the run rules out
+// unseen expiry (Recorder.LocksHold), where only a holding that ended may
+// be reported lost. CreateOnlyIfLocked answering
 // "exists" (false, nil) needs no fence, see existingKeyAnswer.
 //
 // Lock keys are not keys of the model: a comparison or list whose range
@@ -189,7 +191,8 @@ func step(s state, in Input, out Output) []state {
 		p := lockPath(in.Lock)
 		if out.LockLost {
 			if s.holders[p] == in.Lock {
-				return one(true, s.withHolder(p, ""))
+				// Leases expire unseen, unless the run rules it out.
+				return one(!in.LockHeld, s.withHolder(p, ""))
 			}
 			return one(true, s)
 		}

@@ -143,3 +143,24 @@ func TestCheckNoLostWritesOfTxn(t *testing.T) {
 	ops[1].Output = txnOut(false, 5)
 	require.ErrorContains(t, CheckNoLostWrites(ops, FinalWorker), "which no operation wrote")
 }
+
+func TestModelSpuriousLockLost(t *testing.T) {
+	lost := Output{LockLost: true}
+	held := fencedUpd("k", "a", "p/a@5")
+	held.LockHeld = true
+	ops := []Op{
+		op(0, lockIn("p/a@5"), okOut, 0, 1),
+		op(0, held, lost, 2, 3),
+	}
+	require.ErrorIs(t, CheckLinearizable(ops, 0, ""), ErrViolation, "the lock was lost while its holding had not ended")
+
+	// Revoked first: the report is true.
+	revoked := append([]Op{ops[0], op(9, Input{Kind: KindRevoke, LockKey: "p/a"}, okOut, 1, 2)}, op(0, held, lost, 3, 4))
+	require.NoError(t, CheckLinearizable(revoked, 0, ""))
+	// Superseded first: as well.
+	superseded := append([]Op{ops[0], op(1, lockIn("p/b@9"), okOut, 1, 2)}, op(0, held, lost, 3, 4))
+	require.NoError(t, CheckLinearizable(superseded, 0, ""))
+	// Without LocksHold a lease may have expired unseen.
+	ops[1].Input.LockHeld = false
+	require.NoError(t, CheckLinearizable(ops, 0, ""))
+}

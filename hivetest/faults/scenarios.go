@@ -182,6 +182,9 @@ func compactionBlockedWatcher(ctx context.Context, r *Run) error {
 // critical sections while the lease of the current holder is revoked
 // again and again, in the middle of whatever it is doing.
 func lockLeaseRevoked(ctx context.Context, r *Run) error {
+	// Nothing but the recorded revocations ends a holding here: the
+	// keepalives of the 3 s lock leases are never cut.
+	r.Rec.LocksHold = true
 	clients, err := r.NewClients(ctx, workers)
 	if err != nil {
 		return err
