@@ -144,7 +144,7 @@ type Op struct {
 
 // Recorder records the operations of any number of workers.
 type Recorder struct {
-	start   time.Time
+	start time.Time
 	// LocksHold says that no lock lease can expire unseen in this run
 	// (no fault stops keepalives; revocations are recorded): a fenced
 	// operation reporting a lost lock whose holding had not ended is then
