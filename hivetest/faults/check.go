@@ -139,6 +139,26 @@ func effects(op Op) []effect {
 // delete) that did not end before some acknowledged write to that key
 // began. Otherwise that acknowledged write was lost.
 func CheckNoLostWrites(ops []Op, finalWorker int) error {
+	// A lease expiry deletes the keys its client wrote with the lease.
+	leasedKeys := map[string][]string{}
+	for _, op := range ops {
+		if op.Input.Kind == KindLeaseExpire || !usesLease(op.Input) {
+			continue
+		}
+		for _, e := range effects(op) {
+			leasedKeys[op.Input.Client] = append(leasedKeys[op.Input.Client], e.key)
+		}
+	}
+	effectsOf := func(op Op) []effect {
+		if op.Input.Kind != KindLeaseExpire {
+			return effects(op)
+		}
+		var out []effect
+		for _, k := range leasedKeys[op.Input.Client] {
+			out = append(out, effect{key: k, del: true})
+		}
+		return out
+	}
 	var errs []error
 	for _, f := range ops {
 		if f.Worker != finalWorker || f.Input.Kind != KindGet || f.Output.Outcome != OK {
@@ -158,7 +178,7 @@ func CheckNoLostWrites(ops []Op, finalWorker int) error {
 			if op.Worker == finalWorker {
 				continue
 			}
-			for _, e := range effects(op) {
+			for _, e := range effectsOf(op) {
 				if !e.covers(key) || !same(e) {
 					continue
 				}

@@ -45,6 +45,11 @@ const (
 	// KindRevoke is the fault kit revoking the lease of a lock key: the
 	// lock whose key is Input.LockKey is lost.
 	KindRevoke Kind = "Revoke"
+	// KindLeaseExpire is the data lease of Input.Client running out after
+	// that client was cut off: every key still attached to it goes. Its
+	// call is when the client was cut off (no expiry can come earlier), its
+	// return when the lease was seen gone.
+	KindLeaseExpire Kind = "LeaseExpire"
 )
 
 // fenced reports whether the operation runs only while in.Lock holds.

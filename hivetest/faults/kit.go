@@ -76,9 +76,11 @@ func (k *Kit) Endpoints() []string {
 
 // ClientOptions are the --kvstore-opt values NewClient uses: the proxies as
 // endpoints and no client-side rate limit to speak of.
-func (k *Kit) ClientOptions() map[string]string {
+func (k *Kit) ClientOptions() map[string]string { return clientOptions(k.Endpoints()) }
+
+func clientOptions(endpoints []string) map[string]string {
 	return map[string]string{
-		kvstore.EtcdAddrOption:      strings.Join(k.Endpoints(), ","),
+		kvstore.EtcdAddrOption:      strings.Join(endpoints, ","),
 		kvstore.EtcdRateLimitOption: "100000",
 		// gRPC raises keepalive pings to 10 s at least; the timeout is ours.
 		kvstore.EtcdOptionKeepAliveHeartbeat: "10s",
@@ -115,10 +117,48 @@ func ExtraOptions() *kvstore.ExtraOptions {
 // ClientOptions and extra (nil means ExtraOptions()) and waits until it is
 // connected or ctx ends. The caller closes it.
 func (k *Kit) NewClient(ctx context.Context, extra *kvstore.ExtraOptions) (kvstore.BackendOperations, error) {
+	return newClient(ctx, k.ClientOptions(), extra)
+}
+
+// NewIsolatableClient is NewClient through proxies of its own, one per
+// member, which the caller closes after the client: setting them to
+// Blackhole cuts this client alone off, as a crashed or partitioned
+// process whose leases then expire.
+func (k *Kit) NewIsolatableClient(ctx context.Context, extra *kvstore.ExtraOptions) (kvstore.BackendOperations, []*Proxy, error) {
+	var proxies []*Proxy
+	var eps []string
+	closeAll := func() {
+		for _, p := range proxies {
+			_ = p.Close()
+		}
+	}
+	for _, m := range k.Cluster.Members {
+		u, err := url.Parse(m.Endpoint())
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("faults: member endpoint %q: %w", m.Endpoint(), err)
+		}
+		p, err := NewProxy(u.Host)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		proxies = append(proxies, p)
+		eps = append(eps, "http://"+p.Addr())
+	}
+	c, err := newClient(ctx, clientOptions(eps), extra)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	return c, proxies, nil
+}
+
+func newClient(ctx context.Context, opts map[string]string, extra *kvstore.ExtraOptions) (kvstore.BackendOperations, error) {
 	if extra == nil {
 		extra = ExtraOptions()
 	}
-	c, errCh := client.NewClient(ctx, kvstore.EtcdBackendName, k.ClientOptions(), extra)
+	c, errCh := client.NewClient(ctx, kvstore.EtcdBackendName, opts, extra)
 	if c == nil {
 		return nil, <-errCh
 	}

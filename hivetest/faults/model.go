@@ -97,7 +97,8 @@ func lockPath(keyOrToken string) string {
 // CreateOnly writes (and reports true) exactly when the key is absent;
 // UpdateIfDifferent writes (and reports true) exactly when the value or
 // the lease differs (leases are known by the client that owns them); ListPrefix returns exactly the keys under its prefix;
-// DeletePrefix removes them. An operation with an unknown outcome may take
+// DeletePrefix removes them; LeaseExpire removes the keys attached to the
+// lease of its client, no earlier than the client was cut off. An operation with an unknown outcome may take
 // effect at any point after its call or never (porcupine may place it after
 // everything else, where it changes nothing anyone observed).
 //
@@ -185,6 +186,13 @@ func step(s state, in Input, out Output) []state {
 		}
 		return one(true, s)
 	case KindLockAttempt:
+		return one(true, s)
+	case KindLeaseExpire:
+		for k, e := range s.kv {
+			if e.lease == in.Client {
+				s = s.without(k)
+			}
+		}
 		return one(true, s)
 	}
 	if in.fenced() {

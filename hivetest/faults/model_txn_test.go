@@ -164,3 +164,24 @@ func TestModelSpuriousLockLost(t *testing.T) {
 	ops[1].Input.LockHeld = false
 	require.NoError(t, CheckLinearizable(ops, 0, ""))
 }
+
+func TestModelLeaseExpiry(t *testing.T) {
+	leased := Input{Kind: KindUpdate, Key: "k", Value: "a", Lease: true, Client: "c1"}
+	expire := Input{Kind: KindLeaseExpire, Client: "c1"}
+	ops := []Op{
+		op(0, leased, okOut, 0, 10),
+		op(9, expire, okOut, 20, 40),
+		op(1, getIn("k"), get("k", ""), 50, 60),
+	}
+	require.NoError(t, CheckLinearizable(ops, 0, ""), "the key went with the lease")
+	require.NoError(t, CheckNoLostWrites(append(ops[:2:2], op(FinalWorker, getIn("k"), get("k", ""), 50, 60)), FinalWorker))
+
+	early := []Op{ops[0], ops[1], op(1, getIn("k"), get("k", ""), 12, 15)}
+	require.ErrorIs(t, CheckLinearizable(early, 0, ""), ErrViolation, "the key vanished before the client was cut off")
+
+	late := []Op{ops[0], ops[1], op(1, getIn("k"), get("k", "a"), 50, 60)}
+	require.ErrorIs(t, CheckLinearizable(late, 0, ""), ErrViolation, "the key outlived its lease")
+
+	plain := []Op{op(0, upd("k", "a"), okOut, 0, 10), ops[1], op(1, getIn("k"), get("k", "a"), 50, 60)}
+	require.NoError(t, CheckLinearizable(plain, 0, ""), "a key without the lease stays")
+}

@@ -27,7 +27,7 @@ func partitionHistory(history []porcupine.Operation) [][]porcupine.Operation {
 		in := op.Input.(Input)
 		var t touch
 		switch {
-		case in.Kind.lockOp():
+		case in.Kind.lockOp() || in.Kind == KindLeaseExpire:
 		case in.Kind == KindTxn:
 			t.keys, t.prefixes = in.Txn.keys()
 		case in.Kind == KindListPrefix || in.Kind == KindDeletePrefix:
@@ -61,9 +61,15 @@ func partitionHistory(history []porcupine.Operation) [][]porcupine.Operation {
 	byRoot := map[string][]porcupine.Operation{}
 	paths := map[string]map[string]bool{} // root -> lock paths of its fenced ops
 	lockOps := map[string][]porcupine.Operation{}
+	leased := map[string]map[string]bool{} // root -> clients whose leases its writes use
+	expiries := map[string][]porcupine.Operation{}
 	var roots []string
 	for i, op := range history {
 		in := op.Input.(Input)
+		if in.Kind == KindLeaseExpire {
+			expiries[in.Client] = append(expiries[in.Client], op)
+			continue
+		}
 		if in.Kind.lockOp() {
 			if in.Kind == KindLockAttempt {
 				continue
@@ -89,6 +95,12 @@ func partitionHistory(history []porcupine.Operation) [][]porcupine.Operation {
 			roots = append(roots, root)
 		}
 		byRoot[root] = append(byRoot[root], op)
+		if usesLease(in) {
+			if leased[root] == nil {
+				leased[root] = map[string]bool{}
+			}
+			leased[root][in.Client] = true
+		}
 		if in.fenced() {
 			if paths[root] == nil {
 				paths[root] = map[string]bool{}
@@ -103,9 +115,29 @@ func partitionHistory(history []porcupine.Operation) [][]porcupine.Operation {
 		for _, p := range slices.Sorted(maps.Keys(paths[root])) {
 			part = append(slices.Clone(lockOps[p]), part...)
 		}
+		for _, c := range slices.Sorted(maps.Keys(leased[root])) {
+			part = append(slices.Clone(expiries[c]), part...)
+		}
 		parts = append(parts, part)
 	}
 	return parts
+}
+
+// usesLease reports whether in may attach a key to its client's lease.
+func usesLease(in Input) bool {
+	if in.Lease {
+		return true
+	}
+	if in.Kind == KindTxn {
+		for _, ops := range [][]TxnOp{in.Txn.Then, in.Txn.Else} {
+			for _, o := range ops {
+				if o.Lease {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 type unionFind map[string]string
