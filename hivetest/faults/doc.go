@@ -6,10 +6,12 @@
 //
 // The pieces, each usable on its own:
 //
-//   - Kit: the cluster behind per-member proxies plus the faults — kill and
-//     restart a member, pause and resume one, cut, delay or blackhole the
-//     client traffic of a member (a partition as the client sees it),
-//     compact the store, revoke a lease.
+//   - Kit: the cluster behind per-member proxies (client and peer ports)
+//     plus the faults — kill and restart a member, pause and resume one,
+//     cut, delay or blackhole the client traffic of a member (a partition
+//     as the client sees it) or its peer traffic (a partition between the
+//     members), compact the store, revoke a lease, cut one client off
+//     (NewIsolatableClient) so that its lease expires.
 //   - Recorder: wraps a kvstore.BackendOperations (Backend, which is
 //     kvstore.Transactional too, for code under test such as the allocator
 //     and the shared store; Client, for the workloads) and records call
@@ -41,10 +43,16 @@
 // and ports are kept, nothing acknowledged is lost) and its client proxy
 // holds every connection without forwarding a byte, so clients see a member
 // that hangs rather than one that refuses connections. Resume restarts it
-// and lets the traffic through again. Peer traffic between members is not
-// proxied, so a partition in this package is always a partition between the
-// client and some members; the members themselves keep talking, and losing
-// the quorum is done by stopping members (the quorum-loss scenario).
+// and lets the traffic through again.
+//
+// Peer traffic: every member advertises a proxy in front of its peer port
+// (hivetest.WithPeerProxy), so Kit.PeerProxy(i) faults what the other
+// members send member i — blackholed (member i isolated from its peers,
+// leader included, while its clients still reach it), delayed 75 ± 50 ms,
+// or half of it lost and retransmitted as TCP would. The proxies see
+// connections, not senders, so a fault on member i's proxy is on all of
+// its inbound peer traffic; i's own messages still reach the others, whose
+// answers do not come back.
 //
 // The seed of a run fixes the workload (which operation, key and value each
 // worker issues) and the fault schedule (which member, which fault, at which

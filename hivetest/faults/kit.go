@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +29,9 @@ import (
 type Kit struct {
 	Cluster *hivetest.Cluster
 	proxies []*Proxy
+	// peers[i] is the proxy in front of member i's peer port: what the
+	// other members send member i passes through it.
+	peers []*Proxy
 
 	mu  sync.Mutex
 	raw *clientv3.Client // direct to the members, for faults and status
@@ -37,8 +41,26 @@ type Kit struct {
 // the test ends. opts are passed to hivetest.StartCluster.
 func NewKit(tb testing.TB, n int, opts ...hivetest.ServerOption) *Kit {
 	tb.Helper()
-	opts = append([]hivetest.ServerOption{hivetest.WithLogLevel("none")}, opts...)
+	var peerProxies []*Proxy
+	route := func(peerAddr string) (string, error) {
+		p, err := NewProxy(peerAddr)
+		if err != nil {
+			return "", err
+		}
+		peerProxies = append(peerProxies, p)
+		return p.Addr(), nil
+	}
+	tb.Cleanup(func() {
+		// After the cluster (cleanups run last first): members must not
+		// lose their peers while they shut down.
+		for _, p := range peerProxies {
+			_ = p.Close()
+		}
+	})
+	opts = append([]hivetest.ServerOption{hivetest.WithLogLevel("none"), hivetest.WithPeerProxy(route)}, opts...)
 	k := &Kit{Cluster: hivetest.StartCluster(tb, n, opts...)}
+	// A retry on fresh ports made new proxies: the last n are the members'.
+	k.peers = peerProxies[len(peerProxies)-n:]
 	for _, m := range k.Cluster.Members {
 		u, err := url.Parse(m.Endpoint())
 		if err != nil {
@@ -62,8 +84,13 @@ func NewKit(tb testing.TB, n int, opts ...hivetest.ServerOption) *Kit {
 // Size returns the number of members.
 func (k *Kit) Size() int { return len(k.proxies) }
 
-// Proxy returns the proxy in front of member i.
+// Proxy returns the proxy in front of member i's client port.
 func (k *Kit) Proxy(i int) *Proxy { return k.proxies[i] }
+
+// PeerProxy returns the proxy in front of member i's peer port: setting it
+// to Blackhole cuts member i off from what its peers send it (votes,
+// appends, heartbeats' answers) while its clients still reach it.
+func (k *Kit) PeerProxy(i int) *Proxy { return k.peers[i] }
 
 // Endpoints returns the client URLs of the proxies, one per member.
 func (k *Kit) Endpoints() []string {
@@ -286,7 +313,7 @@ func (k *Kit) Partition(mode ProxyMode, members ...int) {
 // Heal undoes every fault: proxies pass, stopped members restart, and it
 // waits until every member serves and agrees on a leader.
 func (k *Kit) Heal(ctx context.Context) error {
-	for _, p := range k.proxies {
+	for _, p := range append(slices.Clone(k.proxies), k.peers...) {
 		p.SetMode(Pass)
 	}
 	errs := make([]error, k.Size())
