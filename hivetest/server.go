@@ -31,6 +31,7 @@ type Server struct {
 	advertisePeer  string // host:port peers dial (WithPeerProxy); "" = the peer port
 	initialCluster string
 	clusterToken   string
+	joinExisting   bool        // a member added to a running cluster (ReplaceMember)
 	clientTLS      *tls.Config // template for clients; nil without TLS
 	logger         *zap.Logger
 
@@ -206,6 +207,9 @@ func (s *Server) embedConfig(calls *callTracker) *embed.Config {
 	c.InitialClusterToken = s.clusterToken
 	// Ignored by etcd once the data dir holds a member, so restarts rejoin.
 	c.ClusterState = embed.ClusterStateFlagNew
+	if s.joinExisting {
+		c.ClusterState = embed.ClusterStateFlagExisting
+	}
 
 	c.Logger = "zap"
 	c.LogOutputs = []string{"stderr"}

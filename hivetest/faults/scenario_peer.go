@@ -15,6 +15,24 @@ func init() {
 	Register(Scenario{Name: "peer-drop", Run: func(ctx context.Context, r *Run) error {
 		return withKV(ctx, r, func() error { return peerDrop(ctx, r) })
 	}})
+	Register(Scenario{Name: "member-replace", Run: withTxn(memberReplace)})
+}
+
+// memberReplace replaces a member (the leader half the time) with a fresh
+// one — killed, removed, a new member with an empty data directory added
+// at its addresses — while the transaction workload runs.
+func memberReplace(ctx context.Context, r *Run) error {
+	member := r.Rand.IntN(r.Kit.Size())
+	if r.Rand.IntN(2) == 0 {
+		leader, err := r.Kit.Leader(ctx)
+		if err != nil {
+			return err
+		}
+		member = leader
+	}
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return r.Kit.Cluster.ReplaceMember(rctx, member)
 }
 
 // peerBlackhole cuts one member (the leader half the time) off from what
