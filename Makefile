@@ -36,7 +36,7 @@ fuzz-smoke:
 	done
 
 ## faults: the fault suite, FAULTS_RUNS seeded runs per scenario (make test
-# runs 3). FAULTS_SEED picks the first seed; failing histories are written
+# runs 1). FAULTS_SEED picks the first seed; failing histories are written
 # as HTML to FAULTS_OUT. See hivetest/faults.
 FAULTS_RUNS ?= 100
 FAULTS_SEED ?= 1

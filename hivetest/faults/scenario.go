@@ -245,12 +245,14 @@ func RunOnce(ctx context.Context, kit *Kit, s Scenario, seed int64, opts Options
 	if res.Err == nil {
 		res.Violations = append(res.Violations, r.watchersConverge(ctx, final)...)
 		res.Violations = append(res.Violations, r.checkWatches(ctx)...)
-		res.WatchEvents = r.watchEvents
 		for _, inv := range s.Invariants {
 			if err := inv.Check(ctx, r); err != nil {
 				res.Violations = append(res.Violations, fmt.Errorf("%s: %w", inv.Name, err))
 			}
 		}
+		r.mu.Lock()
+		res.WatchEvents = r.watchEvents
+		r.mu.Unlock()
 	}
 	r.closeAll()
 	kit.CloseRaw()
@@ -396,6 +398,38 @@ func (r *Run) checkWatches(ctx context.Context) []error {
 		check(fmt.Sprintf("recorded ListAndWatch %d", i), w.Prefix, w.Events(), false)
 	}
 	return errs
+}
+
+// CheckEvents checks events that stand for the watch events of prefix (an
+// observer's calls, say) one by one against the store's changes under it,
+// as CheckWatch does; listDone says whether the initial list ends with a
+// ListDone among them. The run's store log must cover prefix (it covers
+// Prefix); it catches up with the store first. Invariants may call it.
+func (r *Run) CheckEvents(ctx context.Context, prefix string, events []WatchEvent, listDone bool) error {
+	r.mu.Lock()
+	log, logErr := r.storeLog, r.logErr
+	r.mu.Unlock()
+	if logErr != nil || log == nil {
+		return fmt.Errorf("%w: no store log to check against: %v", ErrInconclusive, logErr)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := log.CatchUp(cctx); err != nil {
+		return err
+	}
+	initial, changes, err := log.History()
+	if err != nil {
+		return err
+	}
+	h := underPrefix(prefix, initial, changes)
+	h.Events, h.ListDone = events, listDone
+	r.mu.Lock()
+	r.watchEvents += len(events)
+	r.mu.Unlock()
+	if err := CheckWatch(h); err != nil {
+		return fmt.Errorf("%d events, %d store changes: %w", len(events), len(h.Store), err)
+	}
+	return nil
 }
 
 // underPrefix is the part of a store log under prefix.
