@@ -28,6 +28,11 @@
 //     a superseded lock holder, watchers converge on ListPrefix, no leaked
 //     goroutine). A failing history is written as porcupine's HTML
 //     visualisation and the path is named in the failure.
+//   - StoreLog / CheckWatch: etcd's own watch of the run's prefix, taken
+//     directly on the members, is the truth every watcher's events are
+//     checked against one by one — every ListAndWatch of a run (its
+//     WatchViews and those made through a recorded Backend) and any
+//     observer calls an invariant passes to Run.CheckEvents.
 //   - Scenario: a seeded run of a workload under a fault schedule. The
 //     built-in scenarios are registered by this package; other packages
 //     (allocator, store) add theirs with Register, with their own
