@@ -2,9 +2,11 @@ package faults
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -89,6 +91,8 @@ type Run struct {
 	logErr   error
 	// watchEvents counts the watch events checked.
 	watchEvents int
+	// outDir receives the histories of failed watch checks.
+	outDir string
 }
 
 // Worker ids above every workload's: the final reads and the fault kit.
@@ -224,6 +228,7 @@ func RunOnce(ctx context.Context, kit *Kit, s Scenario, seed int64, opts Options
 		Kit:      kit,
 		Rec:      NewRecorder(),
 		Prefix:   fmt.Sprintf("faults/%s/%d/", s.Name, seed),
+		outDir:   opts.OutDir,
 	}
 	for i := range 4 {
 		r.Keys = append(r.Keys, fmt.Sprintf("%sk%d", r.Prefix, i))
@@ -388,7 +393,7 @@ func (r *Run) checkWatches(ctx context.Context) []error {
 		h := underPrefix(prefix, initial, changes)
 		h.Events, h.ListDone, h.MayStopAnywhere = events, true, !converged
 		if err := CheckWatch(h); err != nil {
-			errs = append(errs, fmt.Errorf("%s of %q (%d events, %d store changes): %w", name, prefix, len(events), len(h.Store), err))
+			errs = append(errs, fmt.Errorf("%s of %q (%d events, %d store changes%s): %w", name, prefix, len(events), len(h.Store), r.saveWatch(name, h), err))
 		}
 	}
 	for i, w := range watchers {
@@ -427,9 +432,30 @@ func (r *Run) CheckEvents(ctx context.Context, prefix string, events []WatchEven
 	r.watchEvents += len(events)
 	r.mu.Unlock()
 	if err := CheckWatch(h); err != nil {
-		return fmt.Errorf("%d events, %d store changes: %w", len(events), len(h.Store), err)
+		return fmt.Errorf("%d events, %d store changes%s: %w", len(events), len(h.Store), r.saveWatch("events of "+prefix, h), err)
 	}
 	return nil
+}
+
+// saveWatch writes a failed watch check's history as JSON to the run's
+// output directory and says where, for the failure message.
+func (r *Run) saveWatch(name string, h WatchHistory) string {
+	if r.outDir == "" {
+		return ""
+	}
+	data, err := json.MarshalIndent(h, "", " ")
+	if err != nil {
+		return ""
+	}
+	r.mu.Lock()
+	r.nextID++
+	n := r.nextID
+	r.mu.Unlock()
+	path := filepath.Join(r.outDir, fmt.Sprintf("%s-seed%d-watch%d.json", r.Scenario, r.Seed, n))
+	if os.MkdirAll(r.outDir, 0o755) != nil || os.WriteFile(path, data, 0o644) != nil {
+		return ""
+	}
+	return "; " + name + " saved to " + path
 }
 
 // underPrefix is the part of a store log under prefix.

@@ -75,6 +75,9 @@ func CheckWatch(h WatchHistory) error {
 
 type watchChecker struct {
 	h WatchHistory
+	// from is the earliest store position the watcher may be at, for
+	// failure reports.
+	from int
 	// states[q] is the store after the first q changes; boundary[q]
 	// reports whether q falls between revisions (a position a list may
 	// reflect).
@@ -195,6 +198,10 @@ func (c *watchChecker) run() error {
 	}
 	lastEnded := !c.h.ListDone && len(normal) > 0
 	for i, e := range ev {
+		c.from = listFrom
+		if len(normal) > 0 {
+			c.from = slices.Min(slices.Collect(maps.Keys(normal)))
+		}
 		_, known := view[e.Key]
 		next := map[int]bool{}
 		// Streaming: e is the next change.
@@ -203,11 +210,13 @@ func (c *watchChecker) run() error {
 				next[p+1] = true
 			}
 		}
-		if len(normal) > 0 {
-			m := slices.Min(slices.Collect(maps.Keys(normal)))
-			if !listing || m > listFrom {
-				listFrom = m
-			}
+		if len(normal) > 0 && !listing {
+			// A list may start here: from the earliest position the
+			// watcher may be streaming from. While a list may already be
+			// under way its start stays: events that also stream might
+			// be that list's first items, so moving the start on with
+			// the streaming position could reject the list's values.
+			listFrom = slices.Min(slices.Collect(maps.Keys(normal)))
 			listing = true
 		}
 		if e.Typ == kvstore.EventTypeListDone {
@@ -288,6 +297,15 @@ func (c *watchChecker) fail(i int, why string) error {
 	var b strings.Builder
 	for j := max(0, i-6); j <= i && j < len(ev); j++ {
 		fmt.Fprintf(&b, "\n  #%d %s", j, ev[j])
+	}
+	fmt.Fprintf(&b, "\n  store changes from position %d:", c.from)
+	for q := c.from; q < len(c.h.Store) && q < c.from+8; q++ {
+		s := c.h.Store[q]
+		if s.Delete {
+			fmt.Fprintf(&b, "\n  @%d delete(%s)", s.Rev, s.Key)
+		} else {
+			fmt.Fprintf(&b, "\n  @%d put(%s=%q)", s.Rev, s.Key, s.Value)
+		}
 	}
 	return fmt.Errorf("%w: watch event #%d of %d, %s: %s; events up to it:%s", ErrViolation, i, len(ev), ev[i], why, b.String())
 }
