@@ -356,4 +356,3 @@ func (r *Run) closeAll() {
 		log.Close()
 	}
 }
-
