@@ -86,7 +86,13 @@ func tryCluster(ctx context.Context, cfg serverConfig, n, attempt int) (*Cluster
 		}
 		m.clusterToken = token
 		c.Members[i] = m
-		u := m.peerURL()
+		if cfg.peerAdvertise != nil {
+			if m.advertisePeer, err = cfg.peerAdvertise(m.peerURL().Host); err != nil {
+				releasePorts(ports...)
+				return nil, fmt.Errorf("hivetest: peer proxy for %s: %w", name, err)
+			}
+		}
+		u := m.advertisedPeerURL()
 		peers[i] = name + "=" + u.String()
 	}
 	for _, m := range c.Members {

@@ -39,6 +39,7 @@ type serverConfig struct {
 	tickMs          uint
 	electionMs      uint
 	startTimeout    time.Duration
+	peerAdvertise   func(peerAddr string) (string, error)
 }
 
 // ServerOption configures StartServer, NewServer and StartCluster.
@@ -107,6 +108,16 @@ func WithElectionTiming(heartbeat, election time.Duration) ServerOption {
 		cfg.tickMs = uint(heartbeat / time.Millisecond)
 		cfg.electionMs = uint(election / time.Millisecond)
 	}
+}
+
+// WithPeerProxy makes every cluster member advertise, to its peers, the
+// address route returns for its peer listen address ("127.0.0.1:port")
+// instead of that address itself: a proxy in front of the member's peer
+// port, so that a fault kit can delay, drop or blackhole what its peers
+// send it while its clients still reach it. route is called once per
+// member when the cluster is created (again on a retry with fresh ports).
+func WithPeerProxy(route func(peerAddr string) (advertise string, err error)) ServerOption {
+	return func(cfg *serverConfig) { cfg.peerAdvertise = route }
 }
 
 // WithStartTimeout bounds each start and restart (default 30 s), so a member

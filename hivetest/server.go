@@ -28,8 +28,10 @@ type Server struct {
 	ownsDataDir    bool // NewServer made the directory, Close removes it
 	clientPort     int
 	peerPort       int
+	advertisePeer  string // host:port peers dial (WithPeerProxy); "" = the peer port
 	initialCluster string
 	clusterToken   string
+	joinExisting   bool        // a member added to a running cluster (ReplaceMember)
 	clientTLS      *tls.Config // template for clients; nil without TLS
 	logger         *zap.Logger
 
@@ -175,6 +177,15 @@ func (s *Server) peerURL() url.URL {
 	return url.URL{Scheme: "http", Host: "127.0.0.1:" + strconv.Itoa(s.peerPort)}
 }
 
+// advertisedPeerURL is the URL peers use to reach s: its peer port, or the
+// proxy WithPeerProxy put in front of it.
+func (s *Server) advertisedPeerURL() url.URL {
+	if s.advertisePeer != "" {
+		return url.URL{Scheme: "http", Host: s.advertisePeer}
+	}
+	return s.peerURL()
+}
+
 // embedConfig builds a fresh etcd configuration for every start, because
 // embed.StartEtcd keeps state (the logger) in the Config it is given.
 func (s *Server) embedConfig(calls *callTracker) *embed.Config {
@@ -191,11 +202,14 @@ func (s *Server) embedConfig(calls *callTracker) *embed.Config {
 
 	cu, pu := s.clientURL(), s.peerURL()
 	c.ListenClientUrls, c.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
-	c.ListenPeerUrls, c.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
+	c.ListenPeerUrls, c.AdvertisePeerUrls = []url.URL{pu}, []url.URL{s.advertisedPeerURL()}
 	c.InitialCluster = s.initialCluster
 	c.InitialClusterToken = s.clusterToken
 	// Ignored by etcd once the data dir holds a member, so restarts rejoin.
 	c.ClusterState = embed.ClusterStateFlagNew
+	if s.joinExisting {
+		c.ClusterState = embed.ClusterStateFlagExisting
+	}
 
 	c.Logger = "zap"
 	c.LogOutputs = []string{"stderr"}

@@ -93,6 +93,16 @@ func (c *etcdClient) commitTxn(ctx context.Context, txn kvstore.Txn, plan *txnle
 	cmps := etcdCmps(txn.If)
 	then := etcdOps(txn.Then, plan.Then)
 	els := etcdOps(txn.Else, plan.Else)
+	if fence == nil && len(then) == 0 && len(els) == 0 {
+		// etcd serves a transaction whose branches hold no operation
+		// as a serializable read (every operation of it is a
+		// serializable range, vacuously): from the member's own state,
+		// without asking the leader, so a lagging member answers its
+		// comparisons with stale data. One linearizable range in each
+		// branch makes it a linearizable read; its result is not
+		// reported (txnResponse maps only the caller's operations).
+		then, els = []clientv3.Op{linearizeOp()}, []clientv3.Op{linearizeOp()}
+	}
 	var fields logrus.Fields
 	if tracing.Load() {
 		fields = logrus.Fields{"compares": len(txn.If), "then": len(txn.Then), "else": len(txn.Else)}
@@ -120,6 +130,9 @@ func (c *etcdClient) commitTxn(ctx context.Context, txn kvstore.Txn, plan *txnle
 	}
 	return txnResponse(inner, raw.Header.Revision, ops), ran, nil
 }
+
+// linearizeOp is the cheapest linearizable range: the count of one key.
+func linearizeOp() clientv3.Op { return clientv3.OpGet(allKeys, clientv3.WithCountOnly()) }
 
 // txnLabelKey is the key a transaction is reported under in metrics and
 // traces: its first one.

@@ -23,10 +23,11 @@ import (
 // the cluster fails under them. They live in a test file so that the
 // package's own code does not import the allocator.
 //
-// The allocators use clients of the kit directly rather than the
-// recorder's: the recorder's Client does not pass kvstore.Transactional
-// through, and the one-round-trip path is what most needs testing. The
-// scenario keeps its own history of Allocate and Release calls.
+// Each allocator's client is wrapped in the run's recorder
+// (faults.Backend, which is kvstore.Transactional too), so every write and
+// transaction of the allocator — the one-round-trip create and reference
+// included — is in the history porcupine checks. The scenario also keeps
+// its own history of Allocate and Release calls for the pairwise checks.
 func init() {
 	// The allocator's backend logs every fault at warning level on
 	// logrus' standard logger; keep it as quiet as the clients' unless
@@ -43,6 +44,8 @@ func init() {
 var allocKeys = []string{"a;b;", "a;b;c;", "a;b;/c", "a;b;/c;d;", "x/y;", "x/", "app=1;", "app=2;"}
 
 const (
+	// allocWorkerBase is the recorder's worker id of node 0's client.
+	allocWorkerBase = 10
 	allocNodes      = 3
 	allocGoroutines = 2
 	// allocMaxID keeps the ID space small so that random picks of
@@ -129,10 +132,11 @@ func runAlloc(ctx context.Context, r *faults.Run, fault func(ctx context.Context
 			return fmt.Errorf("allocator client n%d: %w", n, err)
 		}
 		clients = append(clients, c)
-		if _, ok := c.(kvstore.Transactional); !ok {
+		rec := r.Rec.WrapBackend(allocWorkerBase+n, c)
+		if _, ok := kvstore.BackendOperations(rec).(kvstore.Transactional); !ok {
 			return fmt.Errorf("client of n%d is not kvstore.Transactional: the one-round-trip path would not be tested", n)
 		}
-		b, err := allocator.NewKVStoreBackend(allocator.KVStoreBackendConfig{BasePath: ar.base, Suffix: fmt.Sprintf("n%d", n), Backend: c})
+		b, err := allocator.NewKVStoreBackend(allocator.KVStoreBackendConfig{BasePath: ar.base, Suffix: fmt.Sprintf("n%d", n), Backend: rec})
 		if err != nil {
 			return err
 		}

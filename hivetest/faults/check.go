@@ -80,40 +80,57 @@ func ReadOps(path string) ([]Op, error) {
 	return ops, nil
 }
 
-// writesValue reports whether op may have left in.Value in its key: a write
-// that succeeded (and, if conditional, wrote) or whose outcome is unknown.
-func writesValue(op Op) bool {
-	switch op.Input.Kind {
-	case KindUpdate, KindCreateOnly, KindUpdateIfDifferent,
-		KindUpdateIfLocked, KindCreateOnlyIfLocked, KindUpdateIfDifferentIfLocked:
-	default:
-		return false
+// effect is a write an operation may have made: key (a prefix, for
+// DeletePrefix) set to value, or deleted. certain: the operation was
+// acknowledged and made it; otherwise it only may have.
+type effect struct {
+	key     string
+	prefix  bool
+	value   string
+	del     bool
+	certain bool
+}
+
+func (e effect) covers(key string) bool {
+	if e.prefix {
+		return strings.HasPrefix(key, e.key)
 	}
-	switch {
-	case op.Output.Outcome == Unknown:
-		return true
-	case op.Output.Outcome == Failed || op.Output.LockLost:
-		return false
+	return e.key == key
+}
+
+// effects returns the writes op may have made: those of a successful
+// write that (if conditional) wrote, of the branch an applied transaction
+// ran, and, uncertain, those of an operation whose outcome is unknown (both
+// branches of a transaction).
+func effects(op Op) []effect {
+	in, out := op.Input, op.Output
+	if out.Outcome == Failed || out.LockLost {
+		return nil
 	}
-	switch op.Input.Kind {
+	certain := out.Outcome == OK
+	switch in.Kind {
+	case KindUpdate, KindUpdateIfLocked:
+		return []effect{{key: in.Key, value: in.Value, certain: certain}}
 	case KindCreateOnly, KindCreateOnlyIfLocked, KindUpdateIfDifferent, KindUpdateIfDifferentIfLocked:
-		return op.Output.Wrote
+		if certain && !out.Wrote {
+			return nil
+		}
+		return []effect{{key: in.Key, value: in.Value, certain: certain}}
+	case KindDelete, KindDeleteIfLocked:
+		return []effect{{key: in.Key, del: true, certain: certain}}
+	case KindDeletePrefix:
+		return []effect{{key: in.Key, prefix: true, del: true, certain: certain}}
+	case KindTxn:
+		switch {
+		case !certain:
+			return append(branchEffects(in.Txn.Then, false), branchEffects(in.Txn.Else, false)...)
+		case out.Succeeded:
+			return branchEffects(in.Txn.Then, true)
+		default:
+			return branchEffects(in.Txn.Else, true)
+		}
 	}
-	return true
-}
-
-// deletes reports whether op may have deleted its key.
-func deletes(op Op) bool {
-	if op.Input.Kind != KindDelete && op.Input.Kind != KindDeleteIfLocked {
-		return false
-	}
-	return op.Output.Outcome == Unknown || (op.Output.Outcome == OK && !op.Output.LockLost)
-}
-
-// acknowledged reports whether op certainly changed its key: it succeeded
-// and wrote (or deleted).
-func acknowledged(op Op) bool {
-	return op.Output.Outcome == OK && (writesValue(op) || deletes(op))
+	return nil
 }
 
 // CheckNoLostWrites checks the final reads (successful Gets by finalWorker,
@@ -122,12 +139,35 @@ func acknowledged(op Op) bool {
 // delete) that did not end before some acknowledged write to that key
 // began. Otherwise that acknowledged write was lost.
 func CheckNoLostWrites(ops []Op, finalWorker int) error {
+	// A lease expiry deletes the keys its client wrote with the lease.
+	leasedKeys := map[string][]string{}
+	for _, op := range ops {
+		if op.Input.Kind == KindLeaseExpire || !usesLease(op.Input) {
+			continue
+		}
+		for _, e := range effects(op) {
+			leasedKeys[op.Input.Client] = append(leasedKeys[op.Input.Client], e.key)
+		}
+	}
+	effectsOf := func(op Op) []effect {
+		if op.Input.Kind != KindLeaseExpire {
+			return effects(op)
+		}
+		var out []effect
+		for _, k := range leasedKeys[op.Input.Client] {
+			out = append(out, effect{key: k, del: true})
+		}
+		return out
+	}
 	var errs []error
 	for _, f := range ops {
 		if f.Worker != finalWorker || f.Input.Kind != KindGet || f.Output.Outcome != OK {
 			continue
 		}
 		key := f.Input.Key
+		same := func(e effect) bool {
+			return (e.del && !f.Output.Found) || (!e.del && f.Output.Found && e.value == f.Output.Value)
+		}
 		// latest is the latest end of an op that may have produced what
 		// the final read saw; unknown outcomes never end.
 		latest, found := int64(math.MinInt64), false
@@ -135,34 +175,37 @@ func CheckNoLostWrites(ops []Op, finalWorker int) error {
 			latest, found = -1, true // the initial, empty store
 		}
 		for _, op := range ops {
-			if op.Input.Key != key || op.Worker == finalWorker {
+			if op.Worker == finalWorker {
 				continue
 			}
-			produced := (f.Output.Found && writesValue(op) && op.Input.Value == f.Output.Value) ||
-				(!f.Output.Found && deletes(op))
-			if !produced {
-				continue
+			for _, e := range effectsOf(op) {
+				if !e.covers(key) || !same(e) {
+					continue
+				}
+				found = true
+				end := op.Return
+				if op.Output.Outcome == Unknown {
+					end = math.MaxInt64
+				}
+				latest = max(latest, end)
 			}
-			found = true
-			end := op.Return
-			if op.Output.Outcome == Unknown {
-				end = math.MaxInt64
-			}
-			latest = max(latest, end)
 		}
 		if !found {
 			errs = append(errs, fmt.Errorf("%w: final read of %q returned %q, which no operation wrote", ErrViolation, key, f.Output.Value))
 			continue
 		}
 		for _, op := range ops {
-			if op.Input.Key != key || !acknowledged(op) || op.Call <= latest || op.Return >= f.Call {
+			if op.Worker == finalWorker || op.Call <= latest || op.Return >= f.Call {
 				continue
 			}
-			if same := (deletes(op) && !f.Output.Found) || (writesValue(op) && f.Output.Found && op.Input.Value == f.Output.Value); same {
-				continue // it left the same state the final read saw
+			for _, e := range effects(op) {
+				if !e.certain || !e.covers(key) || same(e) {
+					continue // not acknowledged, or it left the state the final read saw
+				}
+				errs = append(errs, fmt.Errorf("%w: acknowledged %s by worker %d at %s lost: final read of %q saw %s, produced by an operation that ended at %s, before the write began",
+					ErrViolation, describeOp(op.Input, op.Output), op.Worker, time.Duration(op.Call), key, describeRead(f.Output), time.Duration(latest)))
+				break
 			}
-			errs = append(errs, fmt.Errorf("%w: acknowledged %s by worker %d at %s lost: final read of %q saw %s, produced by an operation that ended at %s, before the write began",
-				ErrViolation, describeOp(op.Input, op.Output), op.Worker, time.Duration(op.Call), key, describeRead(f.Output), time.Duration(latest)))
 		}
 	}
 	return errors.Join(errs...)
@@ -176,7 +219,7 @@ func describeRead(o Output) string {
 }
 
 // CheckFencing checks that no fenced operation of a lock holder succeeded
-// after a later holder had acquired the lock. Holder B acquired strictly
+// after a later holder had acquired the lock on the same path. Holder B acquired strictly
 // after holder A (B's LockPath began after A's returned), so when B's
 // returned A's lock key was gone for good; a fenced operation of A that
 // began after that and succeeded interleaves two holders.
@@ -189,7 +232,7 @@ func CheckFencing(ops []Op) error {
 	}
 	var errs []error
 	for _, op := range ops {
-		if !op.Input.Kind.fenced() || op.Output.Outcome != OK || op.Output.LockLost || existingKeyAnswer(op.Input, op.Output) {
+		if !op.Input.fenced() || op.Output.Outcome != OK || op.Output.LockLost || existingKeyAnswer(op.Input, op.Output) {
 			continue
 		}
 		var mine *Op
@@ -202,7 +245,8 @@ func CheckFencing(ops []Op) error {
 			continue
 		}
 		for _, later := range locks {
-			if later.Input.Lock != mine.Input.Lock && later.Call > mine.Return && op.Call > later.Return {
+			if later.Input.Lock != mine.Input.Lock && lockPath(later.Input.Lock) == lockPath(mine.Input.Lock) &&
+				later.Call > mine.Return && op.Call > later.Return {
 				errs = append(errs, fmt.Errorf("%w: %s by worker %d at %s succeeded after worker %d acquired the lock as %s at %s",
 					ErrViolation, describeOp(op.Input, op.Output), op.Worker, time.Duration(op.Call),
 					later.Worker, later.Input.Lock, time.Duration(later.Return)))

@@ -14,7 +14,7 @@ import (
 
 var (
 	seedFlag = flag.Int64("faults.seed", 1, "seed of the first run of each scenario; run i uses seed+i")
-	runsFlag = flag.Int("faults.runs", 1, "runs per scenario (make test: 1, make faults: 100)")
+	runsFlag = flag.Int("faults.runs", 1, "runs per scenario (make test: 1; make faults: FAULTS_RUNS)")
 	outFlag  = flag.String("faults.out", "", "directory for porcupine visualisations of failing runs (default: $TMPDIR/hivekv-faults)")
 )
 
@@ -42,7 +42,7 @@ func TestFaults(t *testing.T) {
 	var summary []string
 	for _, s := range Scenarios() {
 		t.Run(s.Name, func(t *testing.T) {
-			var ops, unknown, lockLost, violations int
+			var ops, txns, watchEvents, unknown, lockLost, violations int
 			for first := 0; first < *runsFlag; first += runsPerCluster {
 				last := min(first+runsPerCluster, *runsFlag) - 1
 				name := fmt.Sprintf("seeds-%d-%d", *seedFlag+int64(first), *seedFlag+int64(last))
@@ -52,12 +52,14 @@ func TestFaults(t *testing.T) {
 						seed := *seedFlag + int64(i)
 						start := time.Now()
 						res := RunOnce(t.Context(), kit, s, seed, Options{OutDir: outDir()})
-						t.Logf("seed %d: %d ops (%d unknown, %d lock lost), %d violations, %s",
-							seed, res.Ops, res.Unknown, res.LockLost, len(res.Violations), time.Since(start).Round(time.Millisecond))
+						t.Logf("seed %d: %d ops (%d txns, %d unknown, %d lock lost), %d watch events, %d violations, %s",
+							seed, res.Ops, res.Txns, res.Unknown, res.LockLost, res.WatchEvents, len(res.Violations), time.Since(start).Round(time.Millisecond))
 						if res.Err != nil {
 							t.Fatalf("%s seed %d: run broken: %v", s.Name, seed, res.Err)
 						}
 						ops += res.Ops
+						txns += res.Txns
+						watchEvents += res.WatchEvents
 						unknown += res.Unknown
 						lockLost += res.LockLost
 						for _, v := range res.Violations {
@@ -68,12 +70,12 @@ func TestFaults(t *testing.T) {
 					}
 				})
 			}
-			line := fmt.Sprintf("| %s | %d | %d | %d | %d | %d |", s.Name, *runsFlag, ops, unknown, lockLost, violations)
+			line := fmt.Sprintf("| %s | %d | %d | %d | %d | %d | %d | %d |", s.Name, *runsFlag, ops, txns, watchEvents, unknown, lockLost, violations)
 			summary = append(summary, line)
-			t.Logf("faults: scenario=%s runs=%d ops=%d unknown=%d lock-lost=%d violations=%d", s.Name, *runsFlag, ops, unknown, lockLost, violations)
+			t.Logf("faults: scenario=%s runs=%d ops=%d txns=%d watch-events=%d unknown=%d lock-lost=%d violations=%d", s.Name, *runsFlag, ops, txns, watchEvents, unknown, lockLost, violations)
 		})
 	}
-	t.Logf("\n| scenario | runs | operations checked | outcome unknown | fenced ops refused | violations |\n|---|---|---|---|---|---|\n%s",
+	t.Logf("\n| scenario | runs | operations checked | transactions | watch events checked | outcome unknown | fenced ops refused | violations |\n|---|---|---|---|---|---|---|---|\n%s",
 		strings.Join(summary, "\n"))
 }
 

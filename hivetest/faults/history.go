@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -17,7 +16,8 @@ import (
 type Kind string
 
 // The operations the model knows. Lock, Unlock and Revoke change who holds
-// the lock; the *IfLocked kinds are fenced on the holder.
+// the lock of a path; the *IfLocked kinds, and a Txn with a lock, are
+// fenced on the holder.
 const (
 	KindGet                       Kind = "Get"
 	KindUpdate                    Kind = "Update"
@@ -29,27 +29,47 @@ const (
 	KindDeleteIfLocked            Kind = "DeleteIfLocked"
 	KindCreateOnlyIfLocked        Kind = "CreateOnlyIfLocked"
 	KindUpdateIfDifferentIfLocked Kind = "UpdateIfDifferentIfLocked"
-	KindLock                      Kind = "Lock"
-	KindUnlock                    Kind = "Unlock"
+	// KindListPrefix reads every key under Input.Key (a prefix).
+	KindListPrefix Kind = "ListPrefix"
+	// KindDeletePrefix deletes every key under Input.Key (a prefix).
+	KindDeletePrefix Kind = "DeletePrefix"
+	// KindTxn is kvstore.Transactional.Txn; Input.Txn holds it and
+	// Input.Lock its fence, if any.
+	KindTxn    Kind = "Txn"
+	KindLock   Kind = "Lock"
+	KindUnlock Kind = "Unlock"
+	// KindLockAttempt is a LockPath that failed: it changes nothing the
+	// model knows, but its path holds lock keys (of waiters, or left until
+	// their lease goes) that prefix comparisons and lists may see.
+	KindLockAttempt Kind = "LockAttempt"
 	// KindRevoke is the fault kit revoking the lease of a lock key: the
 	// lock whose key is Input.LockKey is lost.
 	KindRevoke Kind = "Revoke"
+	// KindLeaseExpire is the data lease of Input.Client running out after
+	// that client was cut off: every key still attached to it goes. Its
+	// call is when the client was cut off (no expiry can come earlier), its
+	// return when the lease was seen gone.
+	KindLeaseExpire Kind = "LeaseExpire"
 )
 
-// fenced reports whether k is an *IfLocked operation.
-func (k Kind) fenced() bool {
-	switch k {
+// fenced reports whether the operation runs only while in.Lock holds.
+func (in Input) fenced() bool {
+	switch in.Kind {
 	case KindGetIfLocked, KindUpdateIfLocked, KindDeleteIfLocked, KindCreateOnlyIfLocked, KindUpdateIfDifferentIfLocked:
 		return true
+	case KindTxn:
+		return in.Lock != ""
 	}
 	return false
 }
 
-// lockOp reports whether k changes the lock holder.
-func (k Kind) lockOp() bool { return k == KindLock || k == KindUnlock || k == KindRevoke }
+// lockOp reports whether k changes (or may name) a lock holder.
+func (k Kind) lockOp() bool {
+	return k == KindLock || k == KindUnlock || k == KindRevoke || k == KindLockAttempt
+}
 
 // read reports whether k has no effect on the store.
-func (k Kind) read() bool { return k == KindGet || k == KindGetIfLocked }
+func (k Kind) read() bool { return k == KindGet || k == KindGetIfLocked || k == KindListPrefix }
 
 // Outcome is what is known about whether an operation took effect.
 type Outcome int
@@ -72,14 +92,29 @@ func (o Outcome) String() string {
 
 // Input is an operation's arguments.
 type Input struct {
-	Kind  Kind
+	Kind Kind
+	// Key is the key, or the prefix of ListPrefix and DeletePrefix.
 	Key   string
 	Value string
 	// Lock is the token of the lock a fenced op, Lock or Unlock uses:
 	// the lock key and its create revision, "path/6a1b@42".
 	Lock string
-	// LockKey is the lock key a Revoke removed.
+	// LockKey is the lock key a Lock, Unlock or Revoke is about; a
+	// LockAttempt has only the path, in Key.
 	LockKey string
+	// Lease: the write attaches its key to the lease of Client, the
+	// recorded backend that issued it (distinct per client).
+	Lease  bool   `json:",omitempty"`
+	Client string `json:",omitempty"`
+	// Txn is the transaction of a KindTxn.
+	Txn *TxnInput `json:",omitempty"`
+	// LockHeld: the lock's lease could not expire on its own in this
+	// run (Recorder.LocksHold), so a fenced operation may report the lock
+	// lost only once its holding ended (superseded, unlocked, revoked).
+	LockHeld bool `json:",omitempty"`
+	// LockSpace is set by the checker on a ListPrefix whose range covers
+	// lock keys (see annotate).
+	LockSpace bool `json:"-"`
 }
 
 // Output is an operation's result.
@@ -92,6 +127,12 @@ type Output struct {
 	Wrote bool
 	// LockLost: a fenced operation returned ErrLockLeaseExpired.
 	LockLost bool
+	// KVs is what ListPrefix returned, in key order.
+	KVs []KV `json:",omitempty"`
+	// Succeeded, Revision and Results are an applied Txn's response.
+	Succeeded bool
+	Revision  uint64
+	Results   []TxnResult `json:",omitempty"`
 	// Err is the error text, for reports.
 	Err string
 }
@@ -109,12 +150,28 @@ type Op struct {
 // Recorder records the operations of any number of workers.
 type Recorder struct {
 	start time.Time
-	mu    sync.Mutex
-	ops   []Op
+	// LocksHold says that no lock lease can expire unseen in this run
+	// (no fault stops keepalives; revocations are recorded): a fenced
+	// operation reporting a lost lock whose holding had not ended is then
+	// a violation (a spurious ErrLockLeaseExpired). Set before recording.
+	LocksHold bool
+
+	mu      sync.Mutex
+	ops     []Op
+	clients int
+	watches []*RecordedWatch
 }
 
 // NewRecorder starts a history at time zero.
 func NewRecorder() *Recorder { return &Recorder{start: time.Now()} }
+
+// nextClient names a new recorded backend.
+func (r *Recorder) nextClient() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.clients++
+	return fmt.Sprintf("c%d", r.clients)
+}
 
 func (r *Recorder) now() int64 { return int64(time.Since(r.start)) }
 
@@ -186,178 +243,4 @@ func lockToken(l kvstore.KVLocker) (token, key string, err error) {
 		return "", "", fmt.Errorf("faults: lock comparator %T is not an etcd comparison", l.Comparator())
 	}
 	return fmt.Sprintf("%s@%d", cmp.Key, cmp.GetCreateRevision()), string(cmp.Key), nil
-}
-
-// Client is a BackendOperations whose key operations are recorded as
-// worker's. Close marks the client closed for classify.
-type Client struct {
-	kvstore.BackendOperations
-	r      *Recorder
-	worker int
-
-	mu       sync.Mutex
-	closedAt int64 // 0 while open
-}
-
-// Wrap returns b with its operations recorded as worker's.
-func (r *Recorder) Wrap(worker int, b kvstore.BackendOperations) *Client {
-	return &Client{BackendOperations: b, r: r, worker: worker}
-}
-
-// Close closes the client and remembers when, so that later ErrClientClosed
-// errors count as "did not happen".
-func (c *Client) Close() {
-	c.mu.Lock()
-	if c.closedAt == 0 {
-		c.closedAt = c.r.now()
-	}
-	c.mu.Unlock()
-	c.BackendOperations.Close()
-}
-
-func (c *Client) closedBefore(call int64) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closedAt != 0 && c.closedAt <= call
-}
-
-// do records one operation. fn fills the output of a successful call.
-func (c *Client) do(in Input, fn func(out *Output) error) error {
-	call := c.r.now()
-	var out Output
-	err := fn(&out)
-	ret := c.r.now()
-	if errors.Is(err, kvstore.ErrLockLeaseExpired) && in.Kind.fenced() {
-		// The fence was evaluated by the server and failed: a definite
-		// answer, nothing was read or written.
-		out = Output{LockLost: true, Err: err.Error()}
-		err = nil
-		c.r.add(Op{Worker: c.worker, Input: in, Output: out, Call: call, Return: ret})
-		return kvstore.ErrLockLeaseExpired
-	}
-	if err != nil {
-		out = Output{Outcome: classify(err, c.closedBefore(call)), Err: err.Error()}
-	}
-	c.r.add(Op{Worker: c.worker, Input: in, Output: out, Call: call, Return: ret})
-	return err
-}
-
-// Get records kvstore Get.
-func (c *Client) Get(ctx context.Context, key string) ([]byte, error) {
-	var v []byte
-	err := c.do(Input{Kind: KindGet, Key: key}, func(out *Output) (err error) {
-		v, err = c.BackendOperations.Get(ctx, key)
-		out.Value, out.Found = string(v), v != nil
-		return err
-	})
-	return v, err
-}
-
-// Update records kvstore Update.
-func (c *Client) Update(ctx context.Context, key string, value []byte, lease bool) error {
-	return c.do(Input{Kind: KindUpdate, Key: key, Value: string(value)}, func(*Output) error {
-		return c.BackendOperations.Update(ctx, key, value, lease)
-	})
-}
-
-// Delete records kvstore Delete.
-func (c *Client) Delete(ctx context.Context, key string) error {
-	return c.do(Input{Kind: KindDelete, Key: key}, func(*Output) error {
-		return c.BackendOperations.Delete(ctx, key)
-	})
-}
-
-// CreateOnly records kvstore CreateOnly.
-func (c *Client) CreateOnly(ctx context.Context, key string, value []byte, lease bool) (bool, error) {
-	var wrote bool
-	err := c.do(Input{Kind: KindCreateOnly, Key: key, Value: string(value)}, func(out *Output) (err error) {
-		wrote, err = c.BackendOperations.CreateOnly(ctx, key, value, lease)
-		out.Wrote = wrote
-		return err
-	})
-	return wrote, err
-}
-
-// UpdateIfDifferent records kvstore UpdateIfDifferent.
-func (c *Client) UpdateIfDifferent(ctx context.Context, key string, value []byte, lease bool) (bool, error) {
-	var wrote bool
-	err := c.do(Input{Kind: KindUpdateIfDifferent, Key: key, Value: string(value)}, func(out *Output) (err error) {
-		wrote, err = c.BackendOperations.UpdateIfDifferent(ctx, key, value, lease)
-		out.Wrote = wrote
-		return err
-	})
-	return wrote, err
-}
-
-// LockPath records a successful acquisition as a Lock operation. A failed
-// one is not recorded: it returns no locker, so no fenced operation can use
-// it, and whatever key it may have left only delays other holders.
-func (c *Client) LockPath(ctx context.Context, path string) (*Lock, error) {
-	call := c.r.now()
-	l, err := c.BackendOperations.LockPath(ctx, path)
-	ret := c.r.now()
-	if err != nil {
-		return nil, err
-	}
-	token, key, err := lockToken(l)
-	if err != nil {
-		_ = l.Unlock(ctx)
-		return nil, err
-	}
-	c.r.add(Op{Worker: c.worker, Input: Input{Kind: KindLock, Lock: token, LockKey: key}, Call: call, Return: ret})
-	return &Lock{KVLocker: l, Token: token, Key: key}, nil
-}
-
-// Unlock records the release of l.
-func (c *Client) Unlock(ctx context.Context, l *Lock) error {
-	return c.do(Input{Kind: KindUnlock, Lock: l.Token, LockKey: l.Key}, func(*Output) error {
-		return l.Unlock(ctx)
-	})
-}
-
-// GetIfLocked records kvstore GetIfLocked.
-func (c *Client) GetIfLocked(ctx context.Context, key string, l *Lock) ([]byte, error) {
-	var v []byte
-	err := c.do(Input{Kind: KindGetIfLocked, Key: key, Lock: l.Token}, func(out *Output) (err error) {
-		v, err = c.BackendOperations.GetIfLocked(ctx, key, l.KVLocker)
-		out.Value, out.Found = string(v), v != nil
-		return err
-	})
-	return v, err
-}
-
-// UpdateIfLocked records kvstore UpdateIfLocked.
-func (c *Client) UpdateIfLocked(ctx context.Context, key string, value []byte, lease bool, l *Lock) error {
-	return c.do(Input{Kind: KindUpdateIfLocked, Key: key, Value: string(value), Lock: l.Token}, func(*Output) error {
-		return c.BackendOperations.UpdateIfLocked(ctx, key, value, lease, l.KVLocker)
-	})
-}
-
-// DeleteIfLocked records kvstore DeleteIfLocked.
-func (c *Client) DeleteIfLocked(ctx context.Context, key string, l *Lock) error {
-	return c.do(Input{Kind: KindDeleteIfLocked, Key: key, Lock: l.Token}, func(*Output) error {
-		return c.BackendOperations.DeleteIfLocked(ctx, key, l.KVLocker)
-	})
-}
-
-// CreateOnlyIfLocked records kvstore CreateOnlyIfLocked.
-func (c *Client) CreateOnlyIfLocked(ctx context.Context, key string, value []byte, lease bool, l *Lock) (bool, error) {
-	var wrote bool
-	err := c.do(Input{Kind: KindCreateOnlyIfLocked, Key: key, Value: string(value), Lock: l.Token}, func(out *Output) (err error) {
-		wrote, err = c.BackendOperations.CreateOnlyIfLocked(ctx, key, value, lease, l.KVLocker)
-		out.Wrote = wrote
-		return err
-	})
-	return wrote, err
-}
-
-// UpdateIfDifferentIfLocked records kvstore UpdateIfDifferentIfLocked.
-func (c *Client) UpdateIfDifferentIfLocked(ctx context.Context, key string, value []byte, lease bool, l *Lock) (bool, error) {
-	var wrote bool
-	err := c.do(Input{Kind: KindUpdateIfDifferentIfLocked, Key: key, Value: string(value), Lock: l.Token}, func(out *Output) (err error) {
-		wrote, err = c.BackendOperations.UpdateIfDifferentIfLocked(ctx, key, value, lease, l.KVLocker)
-		out.Wrote = wrote
-		return err
-	})
-	return wrote, err
 }

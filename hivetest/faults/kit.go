@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +29,9 @@ import (
 type Kit struct {
 	Cluster *hivetest.Cluster
 	proxies []*Proxy
+	// peers[i] is the proxy in front of member i's peer port: what the
+	// other members send member i passes through it.
+	peers []*Proxy
 
 	mu  sync.Mutex
 	raw *clientv3.Client // direct to the members, for faults and status
@@ -37,8 +41,26 @@ type Kit struct {
 // the test ends. opts are passed to hivetest.StartCluster.
 func NewKit(tb testing.TB, n int, opts ...hivetest.ServerOption) *Kit {
 	tb.Helper()
-	opts = append([]hivetest.ServerOption{hivetest.WithLogLevel("none")}, opts...)
+	var peerProxies []*Proxy
+	route := func(peerAddr string) (string, error) {
+		p, err := NewProxy(peerAddr)
+		if err != nil {
+			return "", err
+		}
+		peerProxies = append(peerProxies, p)
+		return p.Addr(), nil
+	}
+	tb.Cleanup(func() {
+		// After the cluster (cleanups run last first): members must not
+		// lose their peers while they shut down.
+		for _, p := range peerProxies {
+			_ = p.Close()
+		}
+	})
+	opts = append([]hivetest.ServerOption{hivetest.WithLogLevel("none"), hivetest.WithPeerProxy(route)}, opts...)
 	k := &Kit{Cluster: hivetest.StartCluster(tb, n, opts...)}
+	// A retry on fresh ports made new proxies: the last n are the members'.
+	k.peers = peerProxies[len(peerProxies)-n:]
 	for _, m := range k.Cluster.Members {
 		u, err := url.Parse(m.Endpoint())
 		if err != nil {
@@ -62,8 +84,13 @@ func NewKit(tb testing.TB, n int, opts ...hivetest.ServerOption) *Kit {
 // Size returns the number of members.
 func (k *Kit) Size() int { return len(k.proxies) }
 
-// Proxy returns the proxy in front of member i.
+// Proxy returns the proxy in front of member i's client port.
 func (k *Kit) Proxy(i int) *Proxy { return k.proxies[i] }
+
+// PeerProxy returns the proxy in front of member i's peer port: setting it
+// to Blackhole cuts member i off from what its peers send it (votes,
+// appends, heartbeats' answers) while its clients still reach it.
+func (k *Kit) PeerProxy(i int) *Proxy { return k.peers[i] }
 
 // Endpoints returns the client URLs of the proxies, one per member.
 func (k *Kit) Endpoints() []string {
@@ -76,9 +103,11 @@ func (k *Kit) Endpoints() []string {
 
 // ClientOptions are the --kvstore-opt values NewClient uses: the proxies as
 // endpoints and no client-side rate limit to speak of.
-func (k *Kit) ClientOptions() map[string]string {
+func (k *Kit) ClientOptions() map[string]string { return clientOptions(k.Endpoints()) }
+
+func clientOptions(endpoints []string) map[string]string {
 	return map[string]string{
-		kvstore.EtcdAddrOption:      strings.Join(k.Endpoints(), ","),
+		kvstore.EtcdAddrOption:      strings.Join(endpoints, ","),
 		kvstore.EtcdRateLimitOption: "100000",
 		// gRPC raises keepalive pings to 10 s at least; the timeout is ours.
 		kvstore.EtcdOptionKeepAliveHeartbeat: "10s",
@@ -115,10 +144,48 @@ func ExtraOptions() *kvstore.ExtraOptions {
 // ClientOptions and extra (nil means ExtraOptions()) and waits until it is
 // connected or ctx ends. The caller closes it.
 func (k *Kit) NewClient(ctx context.Context, extra *kvstore.ExtraOptions) (kvstore.BackendOperations, error) {
+	return newClient(ctx, k.ClientOptions(), extra)
+}
+
+// NewIsolatableClient is NewClient through proxies of its own, one per
+// member, which the caller closes after the client: setting them to
+// Blackhole cuts this client alone off, as a crashed or partitioned
+// process whose leases then expire.
+func (k *Kit) NewIsolatableClient(ctx context.Context, extra *kvstore.ExtraOptions) (kvstore.BackendOperations, []*Proxy, error) {
+	var proxies []*Proxy
+	var eps []string
+	closeAll := func() {
+		for _, p := range proxies {
+			_ = p.Close()
+		}
+	}
+	for _, m := range k.Cluster.Members {
+		u, err := url.Parse(m.Endpoint())
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("faults: member endpoint %q: %w", m.Endpoint(), err)
+		}
+		p, err := NewProxy(u.Host)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		proxies = append(proxies, p)
+		eps = append(eps, "http://"+p.Addr())
+	}
+	c, err := newClient(ctx, clientOptions(eps), extra)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	return c, proxies, nil
+}
+
+func newClient(ctx context.Context, opts map[string]string, extra *kvstore.ExtraOptions) (kvstore.BackendOperations, error) {
 	if extra == nil {
 		extra = ExtraOptions()
 	}
-	c, errCh := client.NewClient(ctx, kvstore.EtcdBackendName, k.ClientOptions(), extra)
+	c, errCh := client.NewClient(ctx, kvstore.EtcdBackendName, opts, extra)
 	if c == nil {
 		return nil, <-errCh
 	}
@@ -246,7 +313,7 @@ func (k *Kit) Partition(mode ProxyMode, members ...int) {
 // Heal undoes every fault: proxies pass, stopped members restart, and it
 // waits until every member serves and agrees on a leader.
 func (k *Kit) Heal(ctx context.Context) error {
-	for _, p := range k.proxies {
+	for _, p := range append(slices.Clone(k.proxies), k.peers...) {
 		p.SetMode(Pass)
 	}
 	errs := make([]error, k.Size())

@@ -2,30 +2,45 @@ package faults
 
 import (
 	"fmt"
+	"hash/fnv"
 	"maps"
-	"math"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/anishathalye/porcupine"
 )
 
-// state is the model's view of the store: the value of every present key
-// and the token of the lock holder ("" when nobody holds the lock). It is
-// never mutated; steps return a copy.
-type state struct {
-	kv     map[string]string
-	holder string
+// entry is a key's value and its mod revision, 0 while the model does not
+// know it (plain writes do not return a revision; a transaction's does).
+type entry struct {
+	value string
+	rev   uint64
+	lease string // the client whose lease the key is attached to, or ""
 }
 
-func (s state) with(key, value string) state {
+// leaseOf is the lease owner a write of in leaves on its key.
+func leaseOf(lease bool, client string) string {
+	if lease {
+		return client
+	}
+	return ""
+}
+
+// state is the model's view of the store: every present key and the token
+// of the holder of each lock path. It is never mutated; steps return a
+// copy.
+type state struct {
+	kv      map[string]entry
+	holders map[string]string // lock path -> token
+}
+
+func (s state) with(key string, e entry) state {
 	kv := maps.Clone(s.kv)
 	if kv == nil {
-		kv = make(map[string]string)
+		kv = make(map[string]entry)
 	}
-	kv[key] = value
-	return state{kv: kv, holder: s.holder}
+	kv[key] = e
+	return state{kv: kv, holders: s.holders}
 }
 
 func (s state) without(key string) state {
@@ -34,96 +49,207 @@ func (s state) without(key string) state {
 	}
 	kv := maps.Clone(s.kv)
 	delete(kv, key)
-	return state{kv: kv, holder: s.holder}
+	return state{kv: kv, holders: s.holders}
 }
 
-func (s state) withHolder(h string) state { return state{kv: s.kv, holder: h} }
+func (s state) withHolder(path, token string) state {
+	if s.holders[path] == token {
+		return s
+	}
+	h := maps.Clone(s.holders)
+	if h == nil {
+		h = make(map[string]string)
+	}
+	if token == "" {
+		delete(h, path)
+	} else {
+		h[path] = token
+	}
+	return state{kv: s.kv, holders: h}
+}
 
-// Model is the porcupine model of kvstore.BackendOperations as the
-// Recorder records it.
+// under returns the present keys starting with prefix, sorted.
+func (s state) under(prefix string) []string {
+	var keys []string
+	for k := range s.kv {
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// lockPath is the path of a lock key or token: the lock key is
+// path/<lease hex>, the token lockkey@revision.
+func lockPath(keyOrToken string) string {
+	k, _, _ := strings.Cut(keyOrToken, "@")
+	if i := strings.LastIndexByte(k, '/'); i >= 0 {
+		return k[:i]
+	}
+	return k
+}
+
+// Model is the porcupine model of kvstore.BackendOperations and
+// kvstore.Transactional as the Recorder records them.
 //
 // Keys: Get returns the current value; Update sets; Delete removes;
 // CreateOnly writes (and reports true) exactly when the key is absent;
-// UpdateIfDifferent writes (and reports true) exactly when the value
-// differs. An operation with an unknown outcome may take effect at any point
-// after its call or never (porcupine may place it after everything else,
-// where it changes nothing anyone observed).
+// UpdateIfDifferent writes (and reports true) exactly when the value or
+// the lease differs (leases are known by the client that owns them); ListPrefix returns exactly the keys under its prefix;
+// DeletePrefix removes them; LeaseExpire removes the keys attached to the
+// lease of its client, no earlier than the client was cut off. An operation with an unknown outcome may take
+// effect at any point after its call or never (porcupine may place it after
+// everything else, where it changes nothing anyone observed).
 //
-// The lock: Lock makes its token the holder, whoever held before (an
-// earlier holder's lease may have expired unseen; once superseded it never
-// holds again). Unlock of the holder, and Revoke of the holder's lock key,
-// leave nobody holding. A fenced operation that succeeded must have run
-// while its token was the holder: a superseded holder's fenced write that
-// succeeds is a violation. A fenced operation may always report the lock
-// lost (leases expire at any time); the holder then holds no more.
-// CreateOnlyIfLocked answering "exists" (false, nil) needs no fence, see
-// existingKeyAnswer.
-var Model = porcupine.Model{
-	Partition:         partitionByKey,
-	Init:              func() any { return state{} },
-	Step:              func(s, in, out any) (bool, any) { return step(s.(state), in.(Input), out.(Output)) },
+// Transactions (see stepTxn): every comparison is evaluated on one state,
+// one branch runs, its operations apply in order at once, and every read
+// of the branch that ran (Then or Else) must match that state.
+//
+// Locks, one holder per path: Lock makes its token the holder of its path,
+// whoever held before (an earlier holder's lease may have expired unseen;
+// once superseded it never holds again). Unlock of the holder, and Revoke
+// of the holder's lock key, leave nobody holding. A fenced operation that
+// succeeded must have run while its token held its path: a superseded
+// holder's fenced write (or transaction) that succeeds is a violation. A
+// fenced operation may report the lock lost at any time (leases expire
+// unseen) and the holder then holds no more — unless the run rules out
+// unseen expiry (Recorder.LocksHold), where only a holding that ended may
+// be reported lost. CreateOnlyIfLocked answering
+// "exists" (false, nil) needs no fence, see existingKeyAnswer.
+//
+// Lock keys are not keys of the model: a comparison or list whose range
+// covers some lock path's keys (Recorder.annotate marks it) may hold or
+// fail as the store says, as long as the keys the model knows do not
+// decide it.
+var Model = nondeterministic.ToModel()
+
+var nondeterministic = porcupine.NondeterministicModel{
+	Partition:         partitionHistory,
+	Init:              func() []any { return []any{state{}} },
+	Step:              func(s, in, out any) []any { return asAny(step(s.(state), in.(Input), out.(Output))) },
 	Equal:             func(a, b any) bool { return equalState(a.(state), b.(state)) },
+	Hash:              func(s any) uint64 { return hashState(s.(state)) },
 	DescribeOperation: func(in, out any) string { return describeOp(in.(Input), out.(Output)) },
 	DescribeState:     func(s any) string { return describeState(s.(state)) },
 }
 
-func equalState(a, b state) bool {
-	return a.holder == b.holder && maps.Equal(a.kv, b.kv)
+func asAny(states []state) []any {
+	out := make([]any, len(states))
+	for i, s := range states {
+		out[i] = s
+	}
+	return out
 }
 
-func step(s state, in Input, out Output) (bool, state) {
+func equalState(a, b state) bool {
+	return maps.Equal(a.holders, b.holders) && maps.Equal(a.kv, b.kv)
+}
+
+// hashState is order-independent: the sum of one hash per entry.
+func hashState(s state) uint64 {
+	var sum uint64
+	h := fnv.New64a()
+	for k, e := range s.kv {
+		h.Reset()
+		fmt.Fprintf(h, "k%s\x00%s\x00%d\x00%s", k, e.value, e.rev, e.lease)
+		sum += h.Sum64()
+	}
+	for p, t := range s.holders {
+		h.Reset()
+		fmt.Fprintf(h, "h%s\x00%s", p, t)
+		sum += h.Sum64()
+	}
+	return sum
+}
+
+func one(ok bool, s state) []state {
+	if !ok {
+		return nil
+	}
+	return []state{s}
+}
+
+func step(s state, in Input, out Output) []state {
 	unknown := out.Outcome == Unknown
 	switch in.Kind {
 	case KindLock:
-		return true, s.withHolder(in.Lock)
+		return one(true, s.withHolder(lockPath(in.Lock), in.Lock))
 	case KindUnlock:
-		if s.holder == in.Lock {
-			return true, s.withHolder("")
+		if p := lockPath(in.Lock); s.holders[p] == in.Lock {
+			return one(true, s.withHolder(p, ""))
 		}
-		return true, s
+		return one(true, s)
 	case KindRevoke:
-		if s.holder != "" && strings.HasPrefix(s.holder, in.LockKey+"@") {
-			return true, s.withHolder("")
+		if p := lockPath(in.LockKey); strings.HasPrefix(s.holders[p], in.LockKey+"@") {
+			return one(true, s.withHolder(p, ""))
 		}
-		return true, s
-	}
-	if in.Kind.fenced() {
-		if out.LockLost {
-			if s.holder == in.Lock {
-				return true, s.withHolder("")
+		return one(true, s)
+	case KindLockAttempt:
+		return one(true, s)
+	case KindLeaseExpire:
+		for k, e := range s.kv {
+			if e.lease == in.Client {
+				s = s.without(k)
 			}
-			return true, s
 		}
-		if s.holder != in.Lock {
+		return one(true, s)
+	}
+	if in.fenced() {
+		p := lockPath(in.Lock)
+		if out.LockLost {
+			if s.holders[p] == in.Lock {
+				// Leases expire unseen, unless the run rules it out.
+				return one(!in.LockHeld, s.withHolder(p, ""))
+			}
+			return one(true, s)
+		}
+		if s.holders[p] != in.Lock {
 			if existingKeyAnswer(in, out) {
 				_, found := s.kv[in.Key]
-				return found, s
+				return one(found, s)
 			}
 			// Only an operation that may never have run can be placed
 			// here: at this point the server refuses it.
-			return unknown, s
+			return one(unknown, s)
 		}
 	}
 	cur, found := s.kv[in.Key]
+	written := entry{value: in.Value, lease: leaseOf(in.Lease, in.Client)}
 	switch in.Kind {
 	case KindGet, KindGetIfLocked:
-		return unknown || (out.Found == found && out.Value == cur), s
+		return one(unknown || (out.Found == found && out.Value == cur.value), s)
 	case KindUpdate, KindUpdateIfLocked:
-		return true, s.with(in.Key, in.Value)
+		return one(true, s.with(in.Key, written))
 	case KindDelete, KindDeleteIfLocked:
-		return true, s.without(in.Key)
+		return one(true, s.without(in.Key))
 	case KindCreateOnly, KindCreateOnlyIfLocked:
 		if found {
-			return unknown || !out.Wrote, s
+			return one(unknown || !out.Wrote, s)
 		}
-		return unknown || out.Wrote, s.with(in.Key, in.Value)
+		return one(unknown || out.Wrote, s.with(in.Key, written))
 	case KindUpdateIfDifferent, KindUpdateIfDifferentIfLocked:
-		if found && cur == in.Value {
-			return unknown || !out.Wrote, s
+		// The etcd client compares value and lease in one transaction:
+		// a key on another lease (or on one when none is asked for) is
+		// rewritten even with the same value.
+		if found && cur.value == in.Value && cur.lease == written.lease {
+			return one(unknown || !out.Wrote, s)
 		}
-		return unknown || out.Wrote, s.with(in.Key, in.Value)
+		return one(unknown || out.Wrote, s.with(in.Key, written))
+	case KindListPrefix:
+		if unknown {
+			return one(true, s)
+		}
+		return one(listMatches(s, in.Key, 0, false, out.KVs, in.LockSpace), s)
+	case KindDeletePrefix:
+		for _, k := range s.under(in.Key) {
+			s = s.without(k)
+		}
+		return one(true, s)
+	case KindTxn:
+		return stepTxn(s, in, out)
 	}
-	return false, s
+	return nil
 }
 
 // existingKeyAnswer reports whether out is CreateOnlyIfLocked's "the key
@@ -136,73 +262,13 @@ func existingKeyAnswer(in Input, out Output) bool {
 	return in.Kind == KindCreateOnlyIfLocked && out.Outcome == OK && !out.LockLost && !out.Wrote
 }
 
-// partitionByKey checks each key on its own: a history is linearizable if
-// every key's is, as long as nothing spans keys. The lock does (it fences
-// operations on every key), so lock operations are copied into every key's
-// partition; that can only miss a violation across keys, never invent one.
-func partitionByKey(history []porcupine.Operation) [][]porcupine.Operation {
-	byKey := map[string][]porcupine.Operation{}
-	var lockOps []porcupine.Operation
-	for _, op := range history {
-		in := op.Input.(Input)
-		if in.Kind.lockOp() {
-			lockOps = append(lockOps, op)
-			continue
-		}
-		byKey[in.Key] = append(byKey[in.Key], op)
-	}
-	keys := slices.Sorted(maps.Keys(byKey))
-	var parts [][]porcupine.Operation
-	for _, k := range keys {
-		part := byKey[k]
-		if hasFenced(part) {
-			part = append(slices.Clone(lockOps), part...)
-		}
-		parts = append(parts, part)
-	}
-	if len(parts) == 0 && len(lockOps) > 0 {
-		parts = append(parts, lockOps)
-	}
-	return parts
-}
-
-func hasFenced(ops []porcupine.Operation) bool {
-	for _, op := range ops {
-		if op.Input.(Input).Kind.fenced() {
-			return true
-		}
-	}
-	return false
-}
-
-// porcupineHistory turns recorded ops into porcupine operations. Reads that
-// failed tell nothing and are dropped, as are ops that did not happen; ops
-// with an unknown outcome return after everything else.
-func porcupineHistory(ops []Op) []porcupine.Operation {
-	var last int64
-	for _, op := range ops {
-		last = max(last, op.Return)
-	}
-	infinity := last + int64(math.MaxInt32)
-	var out []porcupine.Operation
-	for _, op := range ops {
-		switch op.Output.Outcome {
-		case Failed:
-			continue
-		case Unknown:
-			if op.Input.Kind.read() {
-				continue
-			}
-			op.Return = infinity
-		}
-		out = append(out, porcupine.Operation{ClientId: op.Worker, Input: op.Input, Output: op.Output, Call: op.Call, Return: op.Return})
-	}
-	return out
-}
-
 func describeOp(in Input, out Output) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s(%s", in.Kind, in.Key)
+	if in.Kind == KindTxn {
+		fmt.Fprintf(&b, "Txn(%s", describeTxn(in.Txn))
+	} else {
+		fmt.Fprintf(&b, "%s(%s", in.Kind, in.Key)
+	}
 	if in.Value != "" {
 		fmt.Fprintf(&b, ", %q", in.Value)
 	}
@@ -215,8 +281,18 @@ func describeOp(in Input, out Output) string {
 	switch {
 	case out.Outcome == Unknown:
 		fmt.Fprintf(&b, "unknown (%s)", out.Err)
+	case out.Outcome == Failed:
+		fmt.Fprintf(&b, "failed (%s)", out.Err)
 	case out.LockLost:
 		b.WriteString("lock lost")
+	case in.Kind == KindTxn:
+		b.WriteString(describeResults(out))
+	case in.Kind == KindListPrefix:
+		var kvs []string
+		for _, kv := range out.KVs {
+			kvs = append(kvs, fmt.Sprintf("%s=%q", kv.Key, kv.Value))
+		}
+		b.WriteString("{" + strings.Join(kvs, ", ") + "}")
 	case in.Kind.read() && !out.Found:
 		b.WriteString("absent")
 	case in.Kind.read():
@@ -231,17 +307,18 @@ func describeOp(in Input, out Output) string {
 }
 
 func describeState(s state) string {
-	keys := make([]string, 0, len(s.kv))
-	for k := range s.kv {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, 0, len(keys)+1)
+	keys := slices.Sorted(maps.Keys(s.kv))
+	parts := make([]string, 0, len(keys)+len(s.holders))
 	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s=%q", k, s.kv[k]))
+		e := s.kv[k]
+		if e.rev != 0 {
+			parts = append(parts, fmt.Sprintf("%s=%q@%d", k, e.value, e.rev))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s=%q", k, e.value))
+		}
 	}
-	if s.holder != "" {
-		parts = append(parts, "holder="+s.holder)
+	for _, p := range slices.Sorted(maps.Keys(s.holders)) {
+		parts = append(parts, fmt.Sprintf("holder(%s)=%s", p, s.holders[p]))
 	}
 	return "{" + strings.Join(parts, ", ") + "}"
 }

@@ -2,6 +2,7 @@ package faults
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"time"
@@ -23,6 +24,15 @@ const (
 	// Cut closes every connection and closes new ones at once, like a
 	// member whose port refuses or resets connections.
 	Cut
+	// Drop loses each chunk with some probability (SetDrop) the way TCP
+	// loses a packet: the chunk is sent again after a retransmission
+	// timeout (200 ms, doubling to 800 ms while the retransmissions are
+	// lost too),
+	// so the stream stalls but stays intact and in order. (Throwing the
+	// bytes away instead corrupts the streams above TCP, which no real
+	// network does: an etcd member fed such a stream panicked on a raft
+	// message claiming a commit beyond its log.)
+	Drop
 )
 
 func (m ProxyMode) String() string {
@@ -35,6 +45,8 @@ func (m ProxyMode) String() string {
 		return "blackhole"
 	case Cut:
 		return "cut"
+	case Drop:
+		return "drop"
 	}
 	return fmt.Sprintf("mode(%d)", int(m))
 }
@@ -50,6 +62,8 @@ type Proxy struct {
 	mu      sync.Mutex
 	mode    ProxyMode
 	delay   time.Duration
+	jitter  time.Duration // delay is uniform in [delay-jitter, delay+jitter]
+	drop    float64       // the fraction of chunks Drop loses
 	changed chan struct{} // closed and replaced on every mode change
 	conns   map[*proxyConn]struct{}
 	closed  bool
@@ -108,11 +122,31 @@ func (p *Proxy) SetMode(m ProxyMode) {
 }
 
 // SetDelay switches the proxy to Delay with d per forwarded chunk.
-func (p *Proxy) SetDelay(d time.Duration) {
+func (p *Proxy) SetDelay(d time.Duration) { p.SetJitteredDelay(d, 0) }
+
+// SetJitteredDelay switches the proxy to Delay with a delay per forwarded
+// chunk drawn uniformly from [d-jitter, d+jitter].
+func (p *Proxy) SetJitteredDelay(d, jitter time.Duration) {
 	p.mu.Lock()
-	p.delay = d
+	p.delay, p.jitter = d, min(jitter, d)
 	p.mu.Unlock()
 	p.SetMode(Delay)
+}
+
+// dropRTO is the first retransmission timeout of a chunk Drop lost;
+// later ones double up to maxDropRTO.
+const (
+	dropRTO    = 200 * time.Millisecond
+	maxDropRTO = 800 * time.Millisecond
+)
+
+// SetDrop switches the proxy to Drop, losing fraction (0..1) of the
+// chunks it reads (each one sent again after a retransmission timeout).
+func (p *Proxy) SetDrop(fraction float64) {
+	p.mu.Lock()
+	p.drop = fraction
+	p.mu.Unlock()
+	p.SetMode(Drop)
 }
 
 // Close stops listening, closes every connection and waits for the
@@ -163,7 +197,7 @@ func (p *Proxy) serve(c *proxyConn) {
 		delete(p.conns, c)
 		p.mu.Unlock()
 	}()
-	if _, ok := p.gate(); !ok {
+	if _, _, ok := p.gate(); !ok {
 		return
 	}
 	server, err := net.DialTimeout("tcp", p.target, 2*time.Second)
@@ -183,22 +217,28 @@ func (p *Proxy) serve(c *proxyConn) {
 	wg.Wait()
 }
 
-// gate blocks while the proxy blackholes and returns the delay to apply;
-// ok is false once the connection must close (Cut or Close).
-func (p *Proxy) gate() (delay time.Duration, ok bool) {
+// gate blocks while the proxy blackholes and returns the delay to apply
+// and whether to drop the chunk; ok is false once the connection must
+// close (Cut or Close).
+func (p *Proxy) gate() (delay time.Duration, drop, ok bool) {
 	for {
 		p.mu.Lock()
-		mode, d, changed, closed := p.mode, p.delay, p.changed, p.closed
+		mode, d, j, frac, changed, closed := p.mode, p.delay, p.jitter, p.drop, p.changed, p.closed
 		p.mu.Unlock()
 		switch {
 		case closed || mode == Cut:
-			return 0, false
+			return 0, false, false
 		case mode == Blackhole:
 			<-changed
 		case mode == Delay:
-			return d, true
+			if j > 0 {
+				d += time.Duration(rand.Int64N(int64(2*j)+1)) - j
+			}
+			return d, false, true
+		case mode == Drop:
+			return 0, rand.Float64() < frac, true
 		default:
-			return 0, true
+			return 0, false, true
 		}
 	}
 }
@@ -209,9 +249,15 @@ func (p *Proxy) pump(dst, src net.Conn) {
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			delay, ok := p.gate()
+			delay, drop, ok := p.gate()
 			if !ok {
 				return
+			}
+			for rto := dropRTO; drop; rto = min(2*rto, maxDropRTO) {
+				time.Sleep(rto)
+				if delay, drop, ok = p.gate(); !ok {
+					return
+				}
 			}
 			if delay > 0 {
 				time.Sleep(delay) // latency of this chunk; the stream stays ordered
@@ -223,7 +269,7 @@ func (p *Proxy) pump(dst, src net.Conn) {
 		if err != nil {
 			// A close is traffic too: while blackholed the other end
 			// must not learn that this side went away.
-			_, _ = p.gate()
+			_, _, _ = p.gate()
 			return
 		}
 	}

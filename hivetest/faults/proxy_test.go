@@ -3,6 +3,7 @@ package faults
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -92,4 +93,24 @@ func TestProxyModes(t *testing.T) {
 func isReset(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op)
+}
+
+// Drop loses chunks as TCP loses packets: late, never missing or out of
+// order; a jittered delay keeps the order too.
+func TestProxyDropAndJitterKeepStreamsIntact(t *testing.T) {
+	p, err := NewProxy(echoServer(t))
+	require.NoError(t, err)
+	defer func() { require.NoError(t, p.Close()) }()
+	c, r := dialProxy(t, p)
+
+	p.SetDrop(0.5)
+	require.Equal(t, Drop, p.Mode())
+	for i := range 2 {
+		roundTrip(t, c, r, fmt.Sprintf("lossy-%d", i))
+	}
+	p.SetJitteredDelay(3*time.Millisecond, 2*time.Millisecond)
+	require.Equal(t, Delay, p.Mode())
+	for i := range 6 {
+		roundTrip(t, c, r, fmt.Sprintf("jitter-%d", i))
+	}
 }

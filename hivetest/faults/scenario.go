@@ -82,6 +82,14 @@ type Run struct {
 	clients  []*Client
 	watchers []*WatchView
 	nextID   int
+	// storeLog is etcd's own account of every change under Prefix,
+	// started before the scenario; logErr is why it could not start.
+	storeLog *StoreLog
+	logErr   error
+	// watchEvents counts the watch events checked.
+	watchEvents int
+	// outDir receives the histories of failed watch checks.
+	outDir string
 }
 
 // Worker ids above every workload's: the final reads and the fault kit.
@@ -116,7 +124,9 @@ func (r *Run) NewClients(ctx context.Context, n int) ([]*Client, error) {
 }
 
 // Watch starts a WatchView of the run's prefix on b; the runner checks that
-// it converges on ListPrefix and stops it.
+// it converges on ListPrefix, stops it, and checks its events one by one
+// (CheckWatch) against etcd's own watch of the prefix (StoreLog, started
+// before the scenario).
 func (r *Run) Watch(ctx context.Context, b kvstore.BackendOperations, chanSize int) *WatchView {
 	v := NewWatchView(ctx, b, r.Prefix, chanSize)
 	r.mu.Lock()
@@ -172,6 +182,10 @@ type Result struct {
 	// Ops is the number of operations checked for linearizability;
 	// Unknown how many of them had an unknown outcome.
 	Ops, Unknown int
+	// Txns is how many of Ops are transactions.
+	Txns int
+	// WatchEvents is how many watch events were checked one by one.
+	WatchEvents int
 	// LockLost is how many fenced operations reported the lock lost.
 	LockLost int
 	// Violations are the invariants the run broke, each wrapping
@@ -211,10 +225,12 @@ func RunOnce(ctx context.Context, kit *Kit, s Scenario, seed int64, opts Options
 		Kit:      kit,
 		Rec:      NewRecorder(),
 		Prefix:   fmt.Sprintf("faults/%s/%d/", s.Name, seed),
+		outDir:   opts.OutDir,
 	}
 	for i := range 4 {
 		r.Keys = append(r.Keys, fmt.Sprintf("%sk%d", r.Prefix, i))
 	}
+	r.storeLog, r.logErr = NewStoreLog(ctx, kit, r.Prefix)
 	if err := s.Run(ctx, r); err != nil {
 		res.Err = err
 	}
@@ -230,11 +246,15 @@ func RunOnce(ctx context.Context, kit *Kit, s Scenario, seed int64, opts Options
 	}
 	if res.Err == nil {
 		res.Violations = append(res.Violations, r.watchersConverge(ctx, final)...)
+		res.Violations = append(res.Violations, r.checkWatches(ctx)...)
 		for _, inv := range s.Invariants {
 			if err := inv.Check(ctx, r); err != nil {
 				res.Violations = append(res.Violations, fmt.Errorf("%s: %w", inv.Name, err))
 			}
 		}
+		r.mu.Lock()
+		res.WatchEvents = r.watchEvents
+		r.mu.Unlock()
 	}
 	r.closeAll()
 	kit.CloseRaw()
@@ -245,6 +265,9 @@ func RunOnce(ctx context.Context, kit *Kit, s Scenario, seed int64, opts Options
 	ops := r.Rec.Ops()
 	for _, op := range porcupineHistory(ops) {
 		res.Ops++
+		if op.Input.(Input).Kind == KindTxn {
+			res.Txns++
+		}
 		switch out := op.Output.(Output); {
 		case out.Outcome == Unknown:
 			res.Unknown++
@@ -301,7 +324,7 @@ func (r *Run) watchersConverge(ctx context.Context, c *Client) []error {
 		deadline := time.Now().Add(20 * time.Second)
 		for {
 			lctx, cancel := context.WithTimeout(ctx, opTimeout)
-			pairs, err := c.ListPrefix(lctx, r.Prefix)
+			pairs, err := c.BackendOperations.ListPrefix(lctx, r.Prefix) // unrecorded: it would join every key of the run into one part of the check
 			cancel()
 			if err == nil {
 				if err = w.Converged(pairs); err == nil {
@@ -320,13 +343,16 @@ func (r *Run) watchersConverge(ctx context.Context, c *Client) []error {
 // closeAll stops the watchers and closes every client of the run.
 func (r *Run) closeAll() {
 	r.mu.Lock()
-	watchers, clients := r.watchers, r.clients
-	r.watchers, r.clients = nil, nil
+	watchers, clients, log := r.watchers, r.clients, r.storeLog
+	r.watchers, r.clients, r.storeLog = nil, nil, nil
 	r.mu.Unlock()
 	for _, w := range watchers {
 		w.Stop()
 	}
 	for _, c := range clients {
 		c.Close()
+	}
+	if log != nil {
+		log.Close()
 	}
 }

@@ -16,6 +16,32 @@ func init() {
 	Register(Scenario{Name: "compaction-blocked-watcher", Run: compactionBlockedWatcher})
 	Register(Scenario{Name: "lock-lease-revoked", Run: lockLeaseRevoked})
 	Register(Scenario{Name: "client-restart", Run: clientRestart})
+	Register(Scenario{Name: "txn-leader-kill", Run: withTxn(func(ctx context.Context, r *Run) error { return r.KillLeader(ctx) })})
+	Register(Scenario{Name: "txn-partition", Run: withTxn(func(ctx context.Context, r *Run) error { return partitionFault(ctx, r, false) })})
+}
+
+// withTxn runs the transaction workload (TxnWorker, on keys of its own
+// shape, which the final reads check) with a watcher, under fault.
+func withTxn(fault func(ctx context.Context, r *Run) error) func(ctx context.Context, r *Run) error {
+	return func(ctx context.Context, r *Run) error {
+		r.Keys = txnKeys(r.Prefix)
+		clients, err := r.NewClients(ctx, workers)
+		if err != nil {
+			return err
+		}
+		r.Watch(ctx, clients[0].BackendOperations, 16)
+		wctx, cancel := context.WithCancel(ctx)
+		var g group
+		for i, c := range clients {
+			g.Go(func() { TxnWorker(wctx, r.Seed, i, r.Prefix, r.Prefix+"lock", c) })
+		}
+		r.Wait(ctx, r.Between(200*time.Millisecond, 500*time.Millisecond))
+		err = fault(ctx, r)
+		r.Wait(ctx, r.Between(300*time.Millisecond, 600*time.Millisecond))
+		cancel()
+		g.Wait()
+		return err
+	}
 }
 
 // workers is how many workers (each with its own client) a scenario runs.
@@ -48,45 +74,47 @@ func leaderKill(ctx context.Context, r *Run) error {
 // cut, a slow link, or (minority only) a paused member.
 func partition(majority bool) func(ctx context.Context, r *Run) error {
 	return func(ctx context.Context, r *Run) error {
-		return withKV(ctx, r, func() error {
-			n := r.Kit.Size()
-			first := r.Rand.IntN(n)
-			members := []int{first}
-			if majority {
-				members = members[:0]
-				for i := range n {
-					if i != first { // first is the one member still reachable
-						members = append(members, i)
-					}
-				}
-			}
-			flavours := 3
-			if !majority {
-				flavours = 4
-			}
-			flavour := r.Rand.IntN(flavours)
-			switch flavour {
-			case 0:
-				r.Kit.Partition(Blackhole, members...)
-			case 1:
-				r.Kit.Partition(Cut, members...)
-			case 2:
-				for _, i := range members {
-					r.Kit.Proxy(i).SetDelay(r.Between(20*time.Millisecond, 150*time.Millisecond))
-				}
-			case 3:
-				if err := r.Kit.Pause(members[0]); err != nil {
-					return err
-				}
-			}
-			r.Wait(ctx, r.Between(500*time.Millisecond, 1500*time.Millisecond))
-			if flavour == 3 {
-				return r.Kit.Resume(ctx, members[0])
-			}
-			r.Kit.Partition(Pass, members...)
-			return nil
-		})
+		return withKV(ctx, r, func() error { return partitionFault(ctx, r, majority) })
 	}
+}
+
+func partitionFault(ctx context.Context, r *Run, majority bool) error {
+	n := r.Kit.Size()
+	first := r.Rand.IntN(n)
+	members := []int{first}
+	if majority {
+		members = members[:0]
+		for i := range n {
+			if i != first { // first is the one member still reachable
+				members = append(members, i)
+			}
+		}
+	}
+	flavours := 3
+	if !majority {
+		flavours = 4
+	}
+	flavour := r.Rand.IntN(flavours)
+	switch flavour {
+	case 0:
+		r.Kit.Partition(Blackhole, members...)
+	case 1:
+		r.Kit.Partition(Cut, members...)
+	case 2:
+		for _, i := range members {
+			r.Kit.Proxy(i).SetDelay(r.Between(20*time.Millisecond, 150*time.Millisecond))
+		}
+	case 3:
+		if err := r.Kit.Pause(members[0]); err != nil {
+			return err
+		}
+	}
+	r.Wait(ctx, r.Between(500*time.Millisecond, 1500*time.Millisecond))
+	if flavour == 3 {
+		return r.Kit.Resume(ctx, members[0])
+	}
+	r.Kit.Partition(Pass, members...)
+	return nil
 }
 
 // quorumLoss stops a majority of the members (killed or stopped), keeps
@@ -154,6 +182,9 @@ func compactionBlockedWatcher(ctx context.Context, r *Run) error {
 // critical sections while the lease of the current holder is revoked
 // again and again, in the middle of whatever it is doing.
 func lockLeaseRevoked(ctx context.Context, r *Run) error {
+	// Nothing but the recorded revocations ends a holding here: the
+	// keepalives of the 3 s lock leases are never cut.
+	r.Rec.LocksHold = true
 	clients, err := r.NewClients(ctx, workers)
 	if err != nil {
 		return err

@@ -29,14 +29,17 @@ func init() {
 		Name: "store-leader-kill",
 		Run:  runStore,
 		Invariants: []faults.Invariant{
+			{Name: "WatchStore observer calls follow the store event by event", Check: checkObserverCalls},
 			{Name: "WatchStore converges to the writers' keys", Check: checkStore},
 		},
 	})
 }
 
 const (
-	storeWriters = 2
-	storeKeys    = 6
+	// storeWorkerBase is the recorder's worker id of writer 0's client.
+	storeWorkerBase = 20
+	storeWriters    = 2
+	storeKeys       = 6
 	// storeConverge bounds the wait, after heal, for the writers to write
 	// what they hold and the reader to see it.
 	storeConverge = 20 * time.Second
@@ -49,27 +52,54 @@ type storeRun struct {
 	diff   []string // nil: converged
 	err    error    // the store could not be read
 	phases string
+	view   *storeView
 }
 
 var storeRuns sync.Map // *faults.Run -> *storeRun
 
-// storeView is the reader's Observer: the keys it was told about.
+// storeView is the reader's Observer: the keys it was told about, and
+// every call as the watch event it stands for (full key: the watched
+// prefix, which WatchStore ends with "/", and the name).
 type storeView struct {
-	mu   sync.Mutex
-	keys map[string]string
+	prefix string
+	mu     sync.Mutex
+	keys   map[string]string
+	calls  []faults.WatchEvent
 }
 
 func (v *storeView) OnUpdate(k store.Key) {
 	kv := k.(*store.KVPair)
 	v.mu.Lock()
+	typ := kvstore.EventTypeModify
+	if _, known := v.keys[kv.Key]; !known {
+		typ = kvstore.EventTypeCreate
+	}
+	v.calls = append(v.calls, faults.WatchEvent{Typ: typ, Key: v.prefix + kv.Key, Value: string(kv.Value)})
 	v.keys[kv.Key] = string(kv.Value)
 	v.mu.Unlock()
 }
 
 func (v *storeView) OnDelete(k store.NamedKey) {
 	v.mu.Lock()
+	v.calls = append(v.calls, faults.WatchEvent{Typ: kvstore.EventTypeDelete, Key: v.prefix + k.GetKeyName()})
 	delete(v.keys, k.GetKeyName())
 	v.mu.Unlock()
+}
+
+// checkObserverCalls checks the reader's observer calls, one by one,
+// against the store's changes under the watched prefix, as
+// faults.CheckWatch checks a ListAndWatch (no ListDone: WatchStore keeps
+// it).
+func checkObserverCalls(ctx context.Context, r *faults.Run) error {
+	v, ok := storeRuns.Load(r)
+	if !ok {
+		return fmt.Errorf("no store run recorded for %s seed %d", r.Scenario, r.Seed)
+	}
+	view := v.(*storeRun).view
+	view.mu.Lock()
+	calls := slices.Clone(view.calls)
+	view.mu.Unlock()
+	return r.CheckEvents(ctx, view.prefix, calls, false)
 }
 
 func (v *storeView) snapshot() map[string]string {
@@ -95,15 +125,18 @@ func runStore(ctx context.Context, r *faults.Run) error {
 			c.Close()
 		}
 	}()
-	for range storeWriters + 1 {
+	for i := range storeWriters + 1 {
 		c, err := r.Kit.NewClient(ctx, nil)
 		if err != nil {
 			return fmt.Errorf("store client: %w", err)
 		}
-		clients = append(clients, c)
+		// Recorded: the writers' batches (transactions) and single
+		// writes are checked by porcupine.
+		clients = append(clients, r.Rec.WrapBackend(storeWorkerBase+i, c))
 	}
 
-	view := &storeView{keys: map[string]string{}}
+	view := &storeView{prefix: prefix + "/", keys: map[string]string{}}
+	sr.view = view
 	reader := factory.NewWatchStore("reader", store.KVPairCreator, view)
 	bg.Go(func() { reader.Watch(bctx, clients[storeWriters], prefix) })
 

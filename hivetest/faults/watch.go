@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 
 	"github.com/hivekv/kvstore"
@@ -18,7 +19,7 @@ type WatchView struct {
 	mu       sync.Mutex
 	view     map[string]string
 	listDone bool
-	events   int
+	events   []WatchEvent
 	gate     chan struct{} // closed while the consumer may read
 	done     chan struct{}
 }
@@ -49,7 +50,7 @@ func (v *WatchView) consume() {
 			return
 		}
 		v.mu.Lock()
-		v.events++
+		v.events = append(v.events, WatchEvent{Typ: ev.Typ, Key: ev.Key, Value: string(ev.Value)})
 		switch ev.Typ {
 		case kvstore.EventTypeCreate, kvstore.EventTypeModify:
 			v.view[ev.Key] = string(ev.Value)
@@ -87,6 +88,13 @@ func (v *WatchView) View() (map[string]string, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return maps.Clone(v.view), v.listDone
+}
+
+// Events returns the events consumed so far, in order.
+func (v *WatchView) Events() []WatchEvent {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return slices.Clone(v.events)
 }
 
 // Stop stops the watcher and waits for the consumer.
