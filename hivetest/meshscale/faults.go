@@ -1,0 +1,89 @@
+package meshscale
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hivekv/kvstore/hivetest"
+)
+
+// FaultResult is how one fault went.
+type FaultResult struct {
+	Name string
+	// Converge is from the fault's start (downtime included) until every
+	// agent's view equals the truth again.
+	Converge time.Duration
+	// Relists are the watch relists (mesh and agents) the fault caused.
+	Relists int64
+	// Missing, Stale and Extra are the worst agent's difference from the
+	// truth when the wait ended (all 0: converged).
+	Missing, Stale, Extra int
+	Example               string
+	Err                   string
+}
+
+// downtime is how long a killed server stays down.
+const downtime = 2 * time.Second
+
+// faults runs the fault pass, with churn going on during each fault.
+func (e *env) faults(ctx context.Context, res *Result) {
+	res.Faults = append(res.Faults, e.fault(ctx, "kill+restart local etcd", func() error {
+		if err := e.local.Kill(); err != nil {
+			return err
+		}
+		_ = sleepCtx(ctx, downtime)
+		return e.local.Restart(ctx)
+	}))
+	res.Faults = append(res.Faults, e.fault(ctx, "kill+restart remote server 0", func() error {
+		if err := e.remotes[0].Kill(); err != nil {
+			return err
+		}
+		_ = sleepCtx(ctx, downtime)
+		return e.remotes[0].Restart(ctx)
+	}))
+	res.Faults = append(res.Faults, e.fault(ctx, "remove+re-add config of "+clusterName(0), func() error {
+		file := filepath.Join(e.cfgDir, clusterName(0))
+		e.setGone(clusterName(0), true)
+		if err := os.Remove(file); err != nil {
+			return err
+		}
+		// Drained: gone from every view (cluster config, grace period,
+		// markers, data).
+		if _, m, s, x, ex := e.converge(ctx, e.cfg.ConvergeTimeout); m+s+x > 0 {
+			return fmt.Errorf("not drained: %d missing, %d stale, %d extra (%s)", m, s, x, ex)
+		}
+		e.setGone(clusterName(0), false)
+		return hivetest.WriteClientConfigFileTo(file, hivetest.ClientFileOptions{Endpoints: e.remotes[0].Endpoints()})
+	}))
+}
+
+func (e *env) setGone(cluster string, gone bool) {
+	e.truth.mu.Lock()
+	e.truth.gone[cluster] = gone
+	e.truth.mu.Unlock()
+}
+
+func (e *env) fault(ctx context.Context, name string, do func() error) FaultResult {
+	e.progress("fault: %s", name)
+	r := FaultResult{Name: name}
+	relists := e.meshLog.relists.Load() + e.agentLog.relists.Load()
+	churnCtx, stopChurn := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { e.churn(churnCtx, time.Hour) })
+	start := time.Now()
+	err := do()
+	stopChurn()
+	wg.Wait()
+	if err != nil {
+		r.Err = err.Error()
+	}
+	_, r.Missing, r.Stale, r.Extra, r.Example = e.converge(ctx, e.cfg.ConvergeTimeout)
+	r.Converge = time.Since(start)
+	r.Relists = e.meshLog.relists.Load() + e.agentLog.relists.Load() - relists
+	e.progress("fault %s: converged in %s, %d relists, %d missing/%d stale/%d extra", name, r.Converge.Round(time.Millisecond), r.Relists, r.Missing, r.Stale, r.Extra)
+	return r
+}
