@@ -295,7 +295,7 @@ func (e *env) churn(ctx context.Context, d time.Duration) {
 // converge waits until every agent's view equals the truth, or timeout; it
 // returns how long it took and the worst agent's difference.
 func (e *env) converge(ctx context.Context, timeout time.Duration) (time.Duration, int, int, int, string) {
-	start := time.Now()
+	start, lastReport := time.Now(), time.Now()
 	for {
 		want := e.truth.expected()
 		var m, s, x int
@@ -308,6 +308,10 @@ func (e *env) converge(ctx context.Context, timeout time.Duration) (time.Duratio
 		}
 		if m+s+x == 0 || time.Since(start) > timeout || ctx.Err() != nil {
 			return time.Since(start), m, s, x, ex
+		}
+		if time.Since(lastReport) > 5*time.Second {
+			lastReport = time.Now()
+			e.progress("converging for %s: %d missing, %d stale, %d extra (e.g. %s)", time.Since(start).Round(time.Second), m, s, x, ex)
 		}
 		_ = sleepCtx(ctx, 200*time.Millisecond)
 	}
