@@ -31,6 +31,9 @@ type Config struct {
 	DrainGracePeriod time.Duration
 	// ConvergeTimeout bounds every wait for agents to equal the truth.
 	ConvergeTimeout time.Duration
+	// NoBaseline skips the raw clientv3 copy measured before the mesh
+	// starts, the floor the mesh's bootstrap is compared with.
+	NoBaseline bool
 	// Dir holds the etcd data and config files ("": a temporary directory,
 	// removed afterwards).
 	Dir string

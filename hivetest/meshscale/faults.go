@@ -19,6 +19,10 @@ type FaultResult struct {
 	Converge time.Duration
 	// Relists are the watch relists (mesh and agents) the fault caused.
 	Relists int64
+	// SyncErrors and Warnings are the mesh's failed writes and the
+	// warnings and errors logged during the fault and its recovery.
+	SyncErrors float64
+	Warnings   int64
 	// Missing, Stale and Extra are the worst agent's difference from the
 	// truth when the wait ended (all 0: converged).
 	Missing, Stale, Extra int
@@ -73,6 +77,8 @@ func (e *env) fault(ctx context.Context, name string, do func() error) FaultResu
 	e.progress("fault: %s", name)
 	r := FaultResult{Name: name}
 	relists := e.meshLog.relists.Load() + e.agentLog.relists.Load()
+	syncErrs := e.gauge("kvstore_sync_errors_total", false)
+	warns := e.meshLog.warnings.Load() + e.agentLog.warnings.Load()
 	churnCtx, stopChurn := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { e.churn(churnCtx, time.Hour) })
@@ -86,6 +92,8 @@ func (e *env) fault(ctx context.Context, name string, do func() error) FaultResu
 	_, r.Missing, r.Stale, r.Extra, r.Example = e.converge(ctx, e.cfg.ConvergeTimeout)
 	r.Converge = time.Since(start)
 	r.Relists = e.meshLog.relists.Load() + e.agentLog.relists.Load() - relists
+	r.SyncErrors = e.gauge("kvstore_sync_errors_total", false) - syncErrs
+	r.Warnings = e.meshLog.warnings.Load() + e.agentLog.warnings.Load() - warns
 	e.progress("fault %s: converged in %s, %d relists, %d missing/%d stale/%d extra", name, r.Converge.Round(time.Millisecond), r.Relists, r.Missing, r.Stale, r.Extra)
 	return r
 }

@@ -13,6 +13,11 @@ type Result struct {
 	Config Config
 	// Keys is the number of remote keys (the truth).
 	Keys int
+	// RawCopy is how long plain clientv3 took to copy every key to the
+	// local etcd in the same run (the floor; see rawCopy), RawKeysPerSec
+	// its rate.
+	RawCopy       time.Duration
+	RawKeysPerSec float64
 	// Bootstrap is from the mesh's start until every cluster is synced
 	// (the CI's bootstrap time); AgentsBootstrap until every agent's view
 	// equals the truth as well.
@@ -21,6 +26,8 @@ type Result struct {
 	KeysPerSec float64
 	// SyncQueueMax is the largest kvstore_sync_queue_size of any of the
 	// mesh's stores; SyncErrors the sum of kvstore_sync_errors_total.
+	// These, Reconnections, Relists and Warnings cover bootstrap and churn;
+	// each fault reports its own.
 	SyncQueueMax, SyncErrors float64
 	// Reconnections are the mesh's failed attempts to connect to and
 	// mirror a remote cluster; Relists the watch relists after a broken
@@ -72,6 +79,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 	row("bootstrap (mesh synced)", "%s", r.Bootstrap.Round(time.Millisecond))
 	row("bootstrap (agents equal)", "%s", r.AgentsBootstrap.Round(time.Millisecond))
 	row("keys/s mirrored", "%.0f", r.KeysPerSec)
+	if r.RawCopy > 0 {
+		row("raw clientv3 copy (floor)", "%s, %.0f keys/s (same run, same servers)", r.RawCopy.Round(time.Millisecond), r.RawKeysPerSec)
+	}
 	row("sync queue max", "%.0f", r.SyncQueueMax)
 	row("sync errors", "%.0f", r.SyncErrors)
 	row("reconnections", "%d (relists after broken watches: %d)", r.Reconnections, r.Relists)
@@ -88,7 +98,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 		if f.Missing+f.Stale+f.Extra > 0 || f.Err != "" {
 			status = fmt.Sprintf("NOT converged: %d lost, %d stale, %d extra %s %s", f.Missing, f.Stale, f.Extra, f.Example, f.Err)
 		}
-		row("fault: "+f.Name, "%s in %s, %d relists", status, f.Converge.Round(time.Millisecond), f.Relists)
+		row("fault: "+f.Name, "%s in %s, %d relists, %.0f sync errors, %d warnings+errors", status, f.Converge.Round(time.Millisecond), f.Relists, f.SyncErrors, f.Warnings)
 	}
 	final := "every agent's view equals the remote truth"
 	if r.Missing+r.Stale+r.Extra > 0 {

@@ -76,6 +76,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := e.start(runCtx); err != nil {
 		return nil, err
 	}
+	if !cfg.NoBaseline {
+		e.progress("raw clientv3 copy (baseline)")
+		d, n, err := e.rawCopy(runCtx)
+		if err != nil {
+			return nil, err
+		}
+		res.RawCopy, res.RawKeysPerSec = d, float64(n)/d.Seconds()
+	}
 	if err := e.bootstrap(runCtx, res); err != nil {
 		return res, err
 	}
@@ -83,6 +91,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	e.lat.on.Store(true)
 	e.churn(runCtx, cfg.Churn)
 	e.lat.on.Store(false)
+	e.collect(res)
 	if cfg.Faults {
 		e.faults(runCtx, res)
 	}
@@ -90,7 +99,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	d, m, s, x, ex := e.converge(runCtx, cfg.ConvergeTimeout)
 	res.FinalConverge, res.Missing, res.Stale, res.Extra, res.Example = d, m, s, x, ex
 	res.Latency = e.lat.percentiles()
-	e.collect(res)
+	e.peakMu.Lock()
+	res.PeakHeap = e.peak.heap
+	e.peakMu.Unlock()
 	res.CPU, res.Wall = cpuTime()-startCPU, time.Since(startWall)
 	return res, nil
 }
@@ -313,13 +324,17 @@ func (e *env) converge(ctx context.Context, timeout time.Duration) (time.Duratio
 			lastReport = time.Now()
 			e.progress("converging for %s: %d missing, %d stale, %d extra (e.g. %s)", time.Since(start).Round(time.Second), m, s, x, ex)
 		}
-		_ = sleepCtx(ctx, 200*time.Millisecond)
+		_ = sleepCtx(ctx, convergePoll)
 	}
 }
 
+// convergePoll is how often views are compared with the truth: each
+// comparison walks every key of every agent.
+const convergePoll = 250 * time.Millisecond
+
 // sample records the peaks of the sync queues and of the heap.
 func (e *env) sample(ctx context.Context) {
-	t := time.NewTicker(100 * time.Millisecond)
+	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	var ms runtime.MemStats
 	for n := 0; ; n++ {
@@ -330,7 +345,7 @@ func (e *env) sample(ctx context.Context) {
 		}
 		q := e.gauge("kvstore_sync_queue_size", true)
 		var heap uint64
-		if n%5 == 0 {
+		if n%2 == 0 {
 			runtime.ReadMemStats(&ms)
 			heap = ms.HeapInuse
 		}

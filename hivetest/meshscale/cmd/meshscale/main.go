@@ -32,6 +32,7 @@ func main() {
 	flag.DurationVar(&c.Churn, "churn", d.Churn, "how long churn runs after bootstrap")
 	flag.IntVar(&c.LocalQPS, "local-qps", d.LocalQPS, "etcd.qps of the mesh's local client")
 	flag.BoolVar(&c.Faults, "faults", true, "run the fault pass")
+	flag.BoolVar(&c.NoBaseline, "no-baseline", false, "skip the raw clientv3 copy measured before the mesh starts")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	c.Progress = os.Stderr
