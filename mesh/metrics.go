@@ -95,3 +95,10 @@ func b2f(v bool) float64 {
 	}
 	return 0
 }
+
+// Ready returns the readiness gauge of cluster (for tests and dashboards
+// built in code).
+func (m *Metrics) Ready(cluster string) prometheus.Gauge { return m.ready.WithLabelValues(cluster) }
+
+// Leader returns the leader gauge.
+func (m *Metrics) Leader() prometheus.Gauge { return m.leader }

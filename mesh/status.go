@@ -37,8 +37,10 @@ type ClusterStatus struct {
 	Draining bool `json:"draining,omitempty"`
 	// Failures counts failed attempts to connect and mirror.
 	Failures int `json:"failures,omitempty"`
-	// LastError names the cluster and why it failed last; empty once it
-	// mirrors again.
+	// LastError names the cluster and why it failed last: a failed
+	// connection or mirror (cleared when a new connection starts
+	// mirroring), or a failed status check of the remote client (kept
+	// until then; Connected says whether the cluster is healthy now).
 	LastError string `json:"lastError,omitempty"`
 	// Since is when the current configuration (or the drain) began.
 	Since time.Time `json:"since"`
