@@ -14,25 +14,30 @@ import (
 // a WatchStoreManager on the local kvstore gated on the cluster's synced
 // markers, and a WatchStore per resource.
 type agent struct {
-	local kvstore.BackendOperations
-	lat   *latencies
+	// clients are the agent's local clients; cluster i reads through
+	// clients[i/perClient].
+	clients   []kvstore.BackendOperations
+	perClient int
+	lat       *latencies
 
 	mu   sync.Mutex
 	view map[string]string
 }
 
-func newAgent(local kvstore.BackendOperations, lat *latencies) *agent {
-	return &agent{local: local, lat: lat, view: map[string]string{}}
+func newAgent(clients []kvstore.BackendOperations, perClient int, lat *latencies) *agent {
+	return &agent{clients: clients, perClient: perClient, lat: lat, view: map[string]string{}}
 }
 
-// follow watches cluster until ctx ends.
-func (a *agent) follow(ctx context.Context, f store.Factory, cluster string, wg *sync.WaitGroup) {
-	mgr := f.NewWatchStoreManager(a.local, cluster)
+// follow watches cluster i until ctx ends.
+func (a *agent) follow(ctx context.Context, f store.Factory, i int, wg *sync.WaitGroup) {
+	cluster := clusterName(i)
+	local := a.clients[i/a.perClient]
+	mgr := f.NewWatchStoreManager(local, cluster)
 	for _, r := range Resources(cluster) {
 		cache := kvstore.StateToCachePrefix(r.Prefix)
 		base := path.Join(cache, cluster)
 		ws := f.NewWatchStore(cluster, store.KVPairCreator, &observer{a: a, base: base})
-		mgr.Register(cache, func(ctx context.Context) { ws.Watch(ctx, a.local, base) })
+		mgr.Register(cache, func(ctx context.Context) { ws.Watch(ctx, local, base) })
 	}
 	wg.Go(func() { mgr.Run(ctx) })
 }

@@ -16,6 +16,12 @@ type Config struct {
 	Servers int
 	// Agents is the number of agents following the local cache.
 	Agents int
+	// ClustersPerAgentClient is how many remote clusters an agent reads
+	// through one local client. A Cilium agent has one client per remote
+	// cluster; sharing one client among all clusters puts thousands of
+	// watches on one gRPC stream, which clientv3 resumes one by one after
+	// an etcd restart (see docs/clustermesh.md).
+	ClustersPerAgentClient int
 	// Nodes, Identities and Endpoints are the keys each cluster publishes.
 	Nodes, Identities, Endpoints int
 	// NodeQPS, IdentityQPS and EndpointQPS are the per-cluster churn rates.
@@ -43,19 +49,20 @@ type Config struct {
 
 // DefaultConfig is Cilium's CI shape at 50 clusters.
 var DefaultConfig = Config{
-	Clusters:         50,
-	Servers:          3,
-	Agents:           2,
-	Nodes:            100,
-	Identities:       100,
-	Endpoints:        1000,
-	NodeQPS:          0.1,
-	IdentityQPS:      0.2,
-	EndpointQPS:      1,
-	Churn:            30 * time.Second,
-	LocalQPS:         1000,
-	DrainGracePeriod: time.Second,
-	ConvergeTimeout:  3 * time.Minute,
+	Clusters:               50,
+	Servers:                3,
+	Agents:                 2,
+	ClustersPerAgentClient: 10,
+	Nodes:                  100,
+	Identities:             100,
+	Endpoints:              1000,
+	NodeQPS:                0.1,
+	IdentityQPS:            0.2,
+	EndpointQPS:            1,
+	Churn:                  30 * time.Second,
+	LocalQPS:               1000,
+	DrainGracePeriod:       time.Second,
+	ConvergeTimeout:        3 * time.Minute,
 }
 
 func (c Config) withDefaults() Config {
@@ -78,6 +85,7 @@ func (c Config) withDefaults() Config {
 	set(&c.Clusters, d.Clusters)
 	set(&c.Servers, d.Servers)
 	set(&c.Agents, d.Agents)
+	set(&c.ClustersPerAgentClient, d.ClustersPerAgentClient)
 	set(&c.Nodes, d.Nodes)
 	set(&c.Identities, d.Identities)
 	set(&c.Endpoints, d.Endpoints)

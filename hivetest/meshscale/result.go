@@ -71,8 +71,8 @@ func (r *Result) WriteTable(w io.Writer) error {
 	c := r.Config
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, args...)) }
-	row("shape", "%d clusters on %d etcd servers × (%d nodes, %d identities, %d endpoints), %d agents, GOMAXPROCS=%d",
-		c.Clusters, c.Servers, c.Nodes, c.Identities, c.Endpoints, c.Agents, runtime.GOMAXPROCS(0))
+	row("shape", "%d clusters on %d etcd servers × (%d nodes, %d identities, %d endpoints), %d agents (a client per %d clusters), GOMAXPROCS=%d",
+		c.Clusters, c.Servers, c.Nodes, c.Identities, c.Endpoints, c.Agents, c.ClustersPerAgentClient, runtime.GOMAXPROCS(0))
 	row("churn per cluster", "%.1f / %.1f / %.1f qps (%.0f qps in all) for %s",
 		c.NodeQPS, c.IdentityQPS, c.EndpointQPS, (c.NodeQPS+c.IdentityQPS+c.EndpointQPS)*float64(c.Clusters), c.Churn)
 	row("keys", "%d", r.Keys)

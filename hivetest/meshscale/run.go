@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -230,14 +231,20 @@ func (e *env) bootstrap(ctx context.Context, res *Result) error {
 	}
 	alog := newLogger(e.agentLog)
 	af := store.NewFactory(store.WithLogger(alog))
+	per := e.cfg.ClustersPerAgentClient
 	for range e.cfg.Agents {
-		// One client per agent, unthrottled: a Cilium agent has one
-		// client (with its own limiter) per remote cluster.
-		c, err := e.connect(ctx, e.local.Endpoint(), 100000, alog)
-		if err != nil {
-			return fmt.Errorf("connecting an agent: %w", err)
+		// Unthrottled clients, each for ClustersPerAgentClient
+		// clusters: a Cilium agent has one client (with its own
+		// limiter) per remote cluster.
+		var clients []kvstore.BackendOperations
+		for range (e.cfg.Clusters + per - 1) / per {
+			c, err := e.connect(ctx, e.local.Endpoint(), 100000, alog)
+			if err != nil {
+				return fmt.Errorf("connecting an agent: %w", err)
+			}
+			clients = append(clients, c)
 		}
-		e.agents = append(e.agents, newAgent(c, &e.lat))
+		e.agents = append(e.agents, newAgent(clients, per, &e.lat))
 	}
 	e.bg.Go(func() { e.sample(ctx) })
 
@@ -246,7 +253,7 @@ func (e *env) bootstrap(ctx context.Context, res *Result) error {
 	e.bg.Go(func() { _ = e.mesh.Run(ctx, local) })
 	for _, a := range e.agents {
 		for i := range e.cfg.Clusters {
-			a.follow(ctx, af, clusterName(i), &e.bg)
+			a.follow(ctx, af, i, &e.bg)
 		}
 	}
 	for {
@@ -309,12 +316,12 @@ func (e *env) converge(ctx context.Context, timeout time.Duration) (time.Duratio
 	start, lastReport := time.Now(), time.Now()
 	for {
 		want := e.truth.expected()
-		var m, s, x int
+		var m, s, x, worst int
 		var ex string
-		for _, a := range e.agents {
+		for i, a := range e.agents {
 			am, as, ax, aex := diff(want, a.snapshot())
 			if am+as+ax > m+s+x {
-				m, s, x, ex = am, as, ax, aex
+				m, s, x, ex, worst = am, as, ax, aex, i
 			}
 		}
 		if m+s+x == 0 || time.Since(start) > timeout || ctx.Err() != nil {
@@ -322,7 +329,7 @@ func (e *env) converge(ctx context.Context, timeout time.Duration) (time.Duratio
 		}
 		if time.Since(lastReport) > 5*time.Second {
 			lastReport = time.Now()
-			e.progress("converging for %s: %d missing, %d stale, %d extra (e.g. %s)", time.Since(start).Round(time.Second), m, s, x, ex)
+			e.progress("converging for %s: %d missing, %d stale, %d extra; e.g. %s", time.Since(start).Round(time.Second), m, s, x, e.explain(ctx, exampleKey(ex), worst))
 		}
 		_ = sleepCtx(ctx, convergePoll)
 	}
@@ -431,4 +438,12 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// exampleKey is the key of a diff's example ("stale <key>").
+func exampleKey(ex string) string {
+	if i := strings.IndexByte(ex, ' '); i >= 0 {
+		return ex[i+1:]
+	}
+	return ex
 }

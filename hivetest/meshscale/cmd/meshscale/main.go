@@ -23,6 +23,7 @@ func main() {
 	flag.IntVar(&c.Clusters, "clusters", d.Clusters, "remote clusters")
 	flag.IntVar(&c.Servers, "servers", d.Servers, "embedded etcd servers the remote clusters are spread over")
 	flag.IntVar(&c.Agents, "agents", d.Agents, "agents following the local cache")
+	flag.IntVar(&c.ClustersPerAgentClient, "clusters-per-agent-client", d.ClustersPerAgentClient, "remote clusters an agent reads through one local client")
 	flag.IntVar(&c.Nodes, "nodes", d.Nodes, "nodes per cluster")
 	flag.IntVar(&c.Identities, "identities", d.Identities, "identities per cluster")
 	flag.IntVar(&c.Endpoints, "endpoints", d.Endpoints, "endpoints per cluster")
