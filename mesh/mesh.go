@@ -32,9 +32,10 @@ type Mesh struct {
 	cfg  Config
 	opts Options
 
-	local   kvstore.BackendOperations // set by Run
-	running atomic.Bool
-	leader  atomic.Bool
+	local     kvstore.BackendOperations // set by Run
+	running   atomic.Bool
+	leader    atomic.Bool
+	elections atomic.Int64
 
 	mu      sync.Mutex
 	remotes map[string]*remote
@@ -107,6 +108,7 @@ func (m *Mesh) Run(ctx context.Context, local kvstore.BackendOperations) error {
 // lead reconciles the directory with the running mirrors until ctx ends,
 // then stops them all (without draining) and waits.
 func (m *Mesh) lead(ctx context.Context) {
+	m.elections.Add(1)
 	m.leader.Store(true)
 	m.opts.Metrics.setLeader(true)
 	defer func() {
@@ -218,7 +220,7 @@ func errText(err error) string {
 // being drained, sorted by name.
 func (m *Mesh) Status() Status {
 	m.mu.Lock()
-	st := Status{Leader: m.leader.Load(), LocalCluster: m.cfg.ClusterName}
+	st := Status{Leader: m.leader.Load(), Elections: int(m.elections.Load()), LocalCluster: m.cfg.ClusterName}
 	if m.dirErr != nil {
 		st.Error = m.dirErr.Error()
 	}

@@ -231,8 +231,12 @@ func TestMeshFailover(t *testing.T) {
 	require.Eventually(t, func() bool { st, _ := clusterStatus(replicas[first], c1); return st.Synced }, waitFor, 10*time.Millisecond)
 	require.Empty(t, replicas[standby].Status().Clusters, "a standby mirrors nothing")
 
+	require.Equal(t, 1, replicas[first].Status().Elections)
+	require.Zero(t, replicas[standby].Status().Elections)
+
 	clients[first].Close()
 	require.Eventually(t, func() bool { return leader() == standby }, waitFor, 10*time.Millisecond)
+	require.Equal(t, 1, replicas[standby].Status().Elections)
 	_, err = rcli.Put(ctx, path.Join(nodes, c1, "n2"), "node-2")
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {

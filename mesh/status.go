@@ -15,6 +15,10 @@ type Status struct {
 	LocalCluster string `json:"localCluster"`
 	// Leader says this replica holds the leader lock and mirrors.
 	Leader bool `json:"leader"`
+	// Elections counts the times this replica became leader: more than
+	// one means it lost its lock session (or stepped down) and took the
+	// lock again, restarting every mirror.
+	Elections int `json:"elections"`
 	// Error is why the config directory cannot be read (the clusters read
 	// before are kept).
 	Error string `json:"error,omitempty"`

@@ -17,8 +17,11 @@ type FaultResult struct {
 	// Converge is from the fault's start (downtime included) until every
 	// agent's view equals the truth again.
 	Converge time.Duration
-	// Relists are the watch relists (mesh and agents) the fault caused.
-	Relists int64
+	// Relists are the watch relists (mesh and agents) the fault caused;
+	// Elections the times the mesh took the leader lock again (each
+	// restarts every mirror: one full list per cluster and resource).
+	Relists   int64
+	Elections int
 	// SyncErrors and Warnings are the mesh's failed writes and the
 	// warnings and errors logged during the fault and its recovery.
 	SyncErrors float64
@@ -78,6 +81,7 @@ func (e *env) fault(ctx context.Context, name string, do func() error) FaultResu
 	r := FaultResult{Name: name}
 	relists := e.meshLog.relists.Load() + e.agentLog.relists.Load()
 	syncErrs := e.gauge("kvstore_sync_errors_total", false)
+	elections := e.mesh.Status().Elections
 	warns := e.meshLog.warnings.Load() + e.agentLog.warnings.Load()
 	churnCtx, stopChurn := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -93,6 +97,7 @@ func (e *env) fault(ctx context.Context, name string, do func() error) FaultResu
 	r.Converge = time.Since(start)
 	r.Relists = e.meshLog.relists.Load() + e.agentLog.relists.Load() - relists
 	r.SyncErrors = e.gauge("kvstore_sync_errors_total", false) - syncErrs
+	r.Elections = e.mesh.Status().Elections - elections
 	r.Warnings = e.meshLog.warnings.Load() + e.agentLog.warnings.Load() - warns
 	e.progress("fault %s: converged in %s, %d relists, %d missing/%d stale/%d extra", name, r.Converge.Round(time.Millisecond), r.Relists, r.Missing, r.Stale, r.Extra)
 	return r

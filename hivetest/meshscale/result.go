@@ -98,7 +98,8 @@ func (r *Result) WriteTable(w io.Writer) error {
 		if f.Missing+f.Stale+f.Extra > 0 || f.Err != "" {
 			status = fmt.Sprintf("NOT converged: %d lost, %d stale, %d extra %s %s", f.Missing, f.Stale, f.Extra, f.Example, f.Err)
 		}
-		row("fault: "+f.Name, "%s in %s, %d relists, %.0f sync errors, %d warnings+errors", status, f.Converge.Round(time.Millisecond), f.Relists, f.SyncErrors, f.Warnings)
+		row("fault: "+f.Name, "%s in %s, %d relists, %d re-elections, %.0f sync errors, %d warnings+errors",
+			status, f.Converge.Round(time.Millisecond), f.Relists, f.Elections, f.SyncErrors, f.Warnings)
 	}
 	final := "every agent's view equals the remote truth"
 	if r.Missing+r.Stale+r.Extra > 0 {
