@@ -47,7 +47,7 @@ func TestScript(t *testing.T) {
 	rcli := remote.Client(t)
 
 	hivetest.RunScripts(t, hivetest.ScriptSuite{
-		MinScripts: 4,
+		MinScripts: 5,
 		Vars: func(t *testing.T) map[string]string {
 			return map[string]string{"CONFIGDIR": t.TempDir(), "REMOTECFG": remoteCfg, "DEADCFG": deadCfg}
 		},
