@@ -331,34 +331,35 @@ func (e *env) converge(ctx context.Context, timeout time.Duration) (time.Duratio
 			lastReport = time.Now()
 			e.progress("converging for %s: %d missing, %d stale, %d extra; e.g. %s", time.Since(start).Round(time.Second), m, s, x, e.explain(ctx, exampleKey(ex), worst))
 		}
-		_ = sleepCtx(ctx, convergePoll)
+		_ = sleepCtx(ctx, e.convergePoll())
 	}
 }
 
 // convergePoll is how often views are compared with the truth: each
-// comparison walks every key of every agent.
-const convergePoll = 250 * time.Millisecond
+// comparison copies and walks every key of every agent, so large runs
+// compare less often (250ms per 50,000 keys) to keep the harness's CPU out
+// of the figures.
+func (e *env) convergePoll() time.Duration {
+	keys := e.cfg.Clusters * (e.cfg.Nodes + e.cfg.Identities + e.cfg.Endpoints)
+	return 250 * time.Millisecond * time.Duration(max(1, keys/50000))
+}
 
 // sample records the peaks of the sync queues and of the heap.
 func (e *env) sample(ctx context.Context) {
-	t := time.NewTicker(250 * time.Millisecond)
+	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
 	var ms runtime.MemStats
-	for n := 0; ; n++ {
+	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 		q := e.gauge("kvstore_sync_queue_size", true)
-		var heap uint64
-		if n%2 == 0 {
-			runtime.ReadMemStats(&ms)
-			heap = ms.HeapInuse
-		}
+		runtime.ReadMemStats(&ms)
 		e.peakMu.Lock()
 		e.peak.queue = max(e.peak.queue, q)
-		e.peak.heap = max(e.peak.heap, heap)
+		e.peak.heap = max(e.peak.heap, ms.HeapInuse)
 		e.peakMu.Unlock()
 	}
 }
