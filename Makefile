@@ -11,7 +11,7 @@ TESTFLAGS ?= -race -p 2 -timeout 20m
 # second time without the race detector.
 VETFLAGS  ?= -race
 
-.PHONY: all demo test vet lint bench cover tidy fuzz-smoke faults
+.PHONY: all demo test vet lint bench cover tidy fuzz-smoke faults scale
 
 all: lint test
 
@@ -49,6 +49,15 @@ FAULTS_OUT  ?= $(CURDIR)/faults-out
 faults:
 	$(GO) test -race -p 1 -count=1 -timeout 90m -v ./hivetest/faults -run '^TestFaults$$' \
 		-faults.runs=$(FAULTS_RUNS) -faults.seed=$(FAULTS_SEED) -faults.out=$(FAULTS_OUT)
+
+## scale: clustermesh in a box (docs/clustermesh.md): SCALE_CLUSTERS remote
+# clusters in Cilium's CI shape mirrored by the kvstoremesh, a fault pass,
+# a table; exits 1 when an agent's final view differs from the remote truth.
+# SCALE_FLAGS adds flags (e.g. -churn 60s -servers 5 -cpuprofile cpu.out).
+SCALE_CLUSTERS ?= 50
+SCALE_FLAGS    ?=
+scale:
+	$(GO) run ./hivetest/meshscale/cmd/meshscale -clusters $(SCALE_CLUSTERS) $(SCALE_FLAGS)
 
 vet:
 	$(GO) vet $(VETFLAGS) $(PKGS)

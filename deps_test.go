@@ -16,7 +16,7 @@ func TestProductionPackagesDoNotLinkEtcdServer(t *testing.T) {
 		t.Fatalf("the go tool is needed to list dependencies: %v", err)
 	}
 	pkgs := []string{".", "./client", "./client/memory", "./cells", "./config", "./promise",
-		"./heartbeat", "./lockgc", "./users", "./examples/kvstorectl"}
+		"./heartbeat", "./lockgc", "./users", "./mesh", "./examples/kvstorectl"}
 	for _, p := range pkgs {
 		out, err := exec.Command("go", "list", "-deps", p).CombinedOutput()
 		require.NoError(t, err, "go list -deps %s: %s", p, out)

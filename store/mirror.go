@@ -185,6 +185,15 @@ func (m *Mirror) Synced() bool {
 	return true
 }
 
+// Keys is the number of remote keys the mirror holds, over all resources.
+func (m *Mirror) Keys() uint64 {
+	var n uint64
+	for _, r := range m.resources {
+		n += r.watch.NumEntries()
+	}
+	return n
+}
+
 // mirrorObserver forwards a WatchStore's changes to a SyncStore.
 type mirrorObserver struct {
 	sync SyncStore

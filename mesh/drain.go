@@ -1,0 +1,83 @@
+package mesh
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"time"
+
+	"github.com/hivekv/kvstore"
+)
+
+// drain removes a removed cluster's copy from the local kvstore in Cilium's
+// order: the cluster config first (agents disconnect from the cluster), then,
+// after the grace period (agents had time to notice), the synced markers,
+// then the data. A cluster added again during the grace period aborts the
+// drain; once deleting markers and data, the drain finishes first, so that no
+// delete of it lands after the new mirror's writes.
+type drain struct {
+	name  string
+	abort chan struct{} // closed to abort the grace period
+	done  chan struct{} // closed once run returned
+	start time.Time
+}
+
+func newDrain(name string) *drain {
+	return &drain{name: name, abort: make(chan struct{}), done: make(chan struct{}), start: time.Now()}
+}
+
+// run drains after `after` (the stopped mirror) is closed. ctx is the
+// leadership's: a replica that stops leading leaves the rest of the drain
+// to the leases of the copies.
+func (d *drain) run(ctx context.Context, m *Mesh, after <-chan struct{}) {
+	defer close(d.done)
+	select {
+	case <-after:
+	case <-ctx.Done():
+		return
+	}
+	log := m.opts.Log.WithField("cluster", d.name)
+	log.Info("Draining removed cluster: deleting its cluster config")
+	if !m.retry(ctx, func() error { return m.local.Delete(ctx, clusterConfigKey(d.name)) }) {
+		return
+	}
+	t := time.NewTimer(m.cfg.ClustermeshDrainGracePeriod)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-d.abort:
+		log.Info("Cluster added again during its drain grace period: drain aborted")
+		return
+	case <-ctx.Done():
+		return
+	}
+	log.Info("Draining removed cluster: deleting its synced markers and cached data")
+	prefixes := []string{path.Join(kvstore.SyncedPrefix, d.name) + "/"}
+	for _, r := range m.opts.Resources(d.name) {
+		prefixes = append(prefixes, path.Join(kvstore.StateToCachePrefix(r.Prefix), d.name)+"/")
+	}
+	for _, p := range prefixes {
+		if !m.retry(ctx, func() error { return m.local.DeletePrefix(ctx, p) }) {
+			return
+		}
+	}
+	log.Info("Removed cluster drained")
+}
+
+// retry runs op until it succeeds (true) or ctx ends (false), with backoff.
+func (m *Mesh) retry(ctx context.Context, op func() error) bool {
+	b := backoff{min: m.opts.RetryMin, max: m.opts.RetryMax}
+	for {
+		err := op()
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		m.opts.Log.WithError(fmt.Errorf("draining: %w", err)).Warn("Local kvstore write failed; retrying")
+		if sleep(ctx, b.next()) != nil {
+			return false
+		}
+	}
+}
