@@ -151,8 +151,12 @@ func (m *Mesh) lead(ctx context.Context) {
 	tick := time.NewTicker(m.cfg.ClustermeshConfigPollInterval)
 	defer tick.Stop()
 	var lastPublish time.Time
+	orphansChecked := !m.cfg.KVStoremeshDrainOrphans
 	for {
 		m.reconcile(ctx)
+		if !orphansChecked {
+			orphansChecked = m.drainOrphans(ctx)
+		}
 		st := m.Status() // also refreshes the readiness metrics
 		if m.opts.StatusInterval > 0 && time.Since(lastPublish) >= m.opts.StatusInterval {
 			m.publish(ctx, st)
