@@ -18,6 +18,7 @@ const (
 	FlagDrainGracePeriod = "clustermesh-drain-grace-period"
 	FlagPollInterval     = "clustermesh-config-poll-interval"
 	FlagLeaderElection   = "kvstoremesh-leader-election"
+	FlagDrainOrphans     = "kvstoremesh-drain-orphans"
 )
 
 // Config is the cell's flags.
@@ -37,6 +38,11 @@ type Config struct {
 	// KVStoremeshLeaderElection makes replicas elect one leader through a
 	// lock on the local kvstore; without it every replica mirrors.
 	KVStoremeshLeaderElection bool
+	// KVStoremeshDrainOrphans makes a new leader drain the clusters whose
+	// config is in the local kvstore without a file in the directory
+	// (removed while no replica led). Turn it off only when several meshes
+	// share one local kvstore (tests), as each would drain the others'.
+	KVStoremeshDrainOrphans bool
 }
 
 // DefaultConfig are the flags' defaults.
@@ -45,6 +51,7 @@ var DefaultConfig = Config{
 	ClustermeshDrainGracePeriod:   30 * time.Second,
 	ClustermeshConfigPollInterval: 2 * time.Second,
 	KVStoremeshLeaderElection:     true,
+	KVStoremeshDrainOrphans:       true,
 }
 
 // Flags implements cell.Flagger.
@@ -54,6 +61,7 @@ func (def Config) Flags(fs *pflag.FlagSet) {
 	fs.Duration(FlagDrainGracePeriod, def.ClustermeshDrainGracePeriod, "How long a removed cluster's synced markers and data stay after its cluster config is deleted")
 	fs.Duration(FlagPollInterval, def.ClustermeshConfigPollInterval, "How often the cluster config directory is read for added, changed and removed clusters")
 	fs.Bool(FlagLeaderElection, def.KVStoremeshLeaderElection, "Elect one leader among replicas through a lock on the local kvstore; the others stand by")
+	fs.Bool(FlagDrainOrphans, def.KVStoremeshDrainOrphans, "On becoming leader, drain the clusters whose config is in the local kvstore but whose file is gone (removed while no replica led)")
 }
 
 // Validate names the flag at fault.

@@ -20,7 +20,8 @@
 //     reported in its own status entry only.
 //   - Drain of a removed cluster (Cilium's order): its cluster config first,
 //     then after --clustermesh-drain-grace-period its synced markers, then
-//     its data.
+//     its data. A new leader also drains the clusters whose config is in
+//     the local kvstore without a file (--kvstoremesh-drain-orphans).
 //   - HA: replicas contend for LeaderLockPath on the local kvstore; the
 //     holder mirrors, the others wait, and take over when the holder's
 //     lock session ends (lease expiry or release).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/hivekv/kvstore"
@@ -80,4 +81,48 @@ func (m *Mesh) retry(ctx context.Context, op func() error) bool {
 			return false
 		}
 	}
+}
+
+// drainOrphans drains the clusters whose config is in the local kvstore but
+// whose file is not in the directory: removed while no replica led (or
+// while the previous leader was draining them). It runs once per
+// leadership, after the directory was read; it returns false when it could
+// not look (directory or kvstore unreadable), to be tried again at the next
+// poll. The local cluster's own config is never an orphan.
+func (m *Mesh) drainOrphans(ctx context.Context) bool {
+	m.mu.Lock()
+	dirOK := m.dirErr == nil
+	m.mu.Unlock()
+	if !dirOK {
+		return false
+	}
+	prefix := kvstore.ClusterConfigPrefix + "/"
+	kvs, err := m.local.ListPrefix(ctx, prefix)
+	if err != nil {
+		if ctx.Err() == nil {
+			m.opts.Log.WithError(err).Warn("Listing cluster configs to find removed clusters; retrying")
+		}
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	done := make(chan struct{})
+	close(done)
+	for key := range kvs {
+		name := strings.TrimPrefix(key, prefix)
+		if name == m.cfg.ClusterName || validateClusterName(name) != nil {
+			continue
+		}
+		if _, ok := m.remotes[name]; ok {
+			continue
+		}
+		if _, ok := m.drains[name]; ok {
+			continue
+		}
+		m.opts.Log.WithField("cluster", name).Info("Cluster config without a config file: draining the removed cluster")
+		d := newDrain(name)
+		m.drains[name] = d
+		go d.run(ctx, m, done)
+	}
+	return true
 }

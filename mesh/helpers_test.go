@@ -138,6 +138,9 @@ func fastConfig(dir, local string) mesh.Config {
 	c.ClusterName = local
 	c.ClustermeshConfigPollInterval = 20 * time.Millisecond
 	c.ClustermeshDrainGracePeriod = 100 * time.Millisecond
+	// The tests share the local etcd: each mesh would drain the others'
+	// clusters as orphans.
+	c.KVStoremeshDrainOrphans = false
 	return c
 }
 

@@ -84,6 +84,15 @@ func (m *Mesh) Run(ctx context.Context, local kvstore.BackendOperations) error {
 			continue
 		}
 		b = backoff{min: m.opts.RetryMin, max: m.opts.RetryMax}
+		select {
+		case <-lost:
+			// The session watched ended before the lock was taken (the
+			// lock belongs to the next one): watch that one instead of
+			// starting every mirror only to stop them at once.
+			m.unlock(lock)
+			continue
+		default:
+		}
 		m.opts.Log.WithField("lock", lockPath).Info("Leading kvstoremesh")
 		lctx, cancel := context.WithCancel(ctx)
 		stop := make(chan struct{})
@@ -98,11 +107,19 @@ func (m *Mesh) Run(ctx context.Context, local kvstore.BackendOperations) error {
 		m.lead(lctx)
 		close(stop)
 		cancel()
-		uctx, ucancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = lock.Unlock(uctx)
-		ucancel()
+		m.unlock(lock)
 	}
 	return nil
+}
+
+// unlock releases the leader lock, bounded: a lock whose session is gone
+// has nothing left to release.
+func (m *Mesh) unlock(lock kvstore.KVLocker) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := lock.Unlock(ctx); err != nil {
+		m.opts.Log.WithError(err).Debug("Releasing the kvstoremesh leader lock")
+	}
 }
 
 // lead reconciles the directory with the running mirrors until ctx ends,
@@ -134,8 +151,12 @@ func (m *Mesh) lead(ctx context.Context) {
 	tick := time.NewTicker(m.cfg.ClustermeshConfigPollInterval)
 	defer tick.Stop()
 	var lastPublish time.Time
+	orphansChecked := !m.cfg.KVStoremeshDrainOrphans
 	for {
 		m.reconcile(ctx)
+		if !orphansChecked {
+			orphansChecked = m.drainOrphans(ctx)
+		}
 		st := m.Status() // also refreshes the readiness metrics
 		if m.opts.StatusInterval > 0 && time.Since(lastPublish) >= m.opts.StatusInterval {
 			m.publish(ctx, st)

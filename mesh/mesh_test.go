@@ -271,3 +271,57 @@ func TestConfigValidate(t *testing.T) {
 	require.ErrorContains(t, c.Validate(), "--"+mesh.FlagPollInterval)
 	_ = context.Background()
 }
+
+// TestMeshDrainsOrphans: a cluster removed while no replica led (its config
+// is in the local kvstore, its file is gone) is drained by the next leader,
+// in Cilium's order; the local cluster's own config and the configured
+// clusters are left alone.
+func TestMeshDrainsOrphans(t *testing.T) {
+	ctx := testCtx(t)
+	remote := hivetest.StartServer(t)
+	local := hivetest.StartServer(t) // of its own: orphans are any cluster config there
+	lcli := local.Client(t)
+	for _, kv := range [][2]string{
+		{path.Join(kvstore.ClusterConfigPrefix, "gone"), `{"id":7}`},
+		{path.Join(kvstore.SyncedPrefix, "gone", kvstore.StateToCachePrefix(nodes)), "2026-12-08T00:00:00Z"},
+		{cacheOf(nodes, "gone") + "n1", "node-1"},
+		{path.Join(kvstore.ClusterConfigPrefix, "home"), `{"id":1}`},
+	} {
+		_, err := lcli.Put(ctx, kv[0], kv[1])
+		require.NoError(t, err)
+	}
+	_, err := remote.Client(t).Put(ctx, path.Join(nodes, "kept", "n1"), "node-1")
+	require.NoError(t, err)
+	dir := newK8sDir(t)
+	dir.set(t, map[string]string{"kept": configOf(t, remote.Endpoint())})
+	cfg := fastConfig(dir.dir, "home")
+	cfg.KVStoremeshDrainOrphans = true
+	m, err := mesh.New(cfg, fastOptions())
+	require.NoError(t, err)
+	w := lcli.Watch(ctx, "cilium/", clientv3.WithPrefix(), clientv3.WithFilterPut())
+	runMesh(t, m, localClient(t, local, nil))
+
+	var deleted []string
+	require.Eventually(t, func() bool {
+		for {
+			select {
+			case resp := <-w:
+				for _, ev := range resp.Events {
+					if k := string(ev.Kv.Key); strings.Contains(k, "/gone") {
+						deleted = append(deleted, k)
+					}
+				}
+			default:
+				return len(deleted) >= 3
+			}
+		}
+	}, waitFor, 10*time.Millisecond, "deleted so far: %v, status %+v", deleted, m.Status())
+	require.Equal(t, []string{
+		path.Join(kvstore.ClusterConfigPrefix, "gone"),
+		path.Join(kvstore.SyncedPrefix, "gone", kvstore.StateToCachePrefix(nodes)),
+		cacheOf(nodes, "gone") + "n1",
+	}, deleted)
+	require.Len(t, keys(t, lcli, path.Join(kvstore.ClusterConfigPrefix, "home")), 1, "the local cluster's config stays")
+	require.Eventually(t, func() bool { st, _ := clusterStatus(m, "kept"); return st.Synced }, waitFor, 10*time.Millisecond)
+	require.Len(t, keys(t, lcli, path.Join(kvstore.ClusterConfigPrefix, "kept")), 1)
+}

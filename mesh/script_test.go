@@ -28,6 +28,10 @@ import (
 // package's shared etcd as the local kvstore and one more etcd as the remote
 // clusters' (each script uses cluster names of its own).
 //
+// The scripts share the local etcd, so each runs with
+// --kvstoremesh-drain-orphans=false: otherwise each mesh would drain the
+// clusters of the others.
+//
 // Variables: $CONFIGDIR (a directory private to the script, for the
 // clustermesh config files), $REMOTECFG (a config file of the remote etcd),
 // $DEADCFG (a config file of an endpoint nobody listens on). Commands added

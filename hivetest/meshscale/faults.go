@@ -43,14 +43,14 @@ func (e *env) faults(ctx context.Context, res *Result) {
 			return err
 		}
 		_ = sleepCtx(ctx, downtime)
-		return e.local.Restart(ctx)
+		return restartServer(ctx, e.local)
 	}))
 	res.Faults = append(res.Faults, e.fault(ctx, "kill+restart remote server 0", func() error {
 		if err := e.remotes[0].Kill(); err != nil {
 			return err
 		}
 		_ = sleepCtx(ctx, downtime)
-		return e.remotes[0].Restart(ctx)
+		return restartServer(ctx, e.remotes[0])
 	}))
 	res.Faults = append(res.Faults, e.fault(ctx, "remove+re-add config of "+clusterName(0), func() error {
 		file := filepath.Join(e.cfgDir, clusterName(0))

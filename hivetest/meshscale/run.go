@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -145,14 +146,14 @@ func (e *env) connect(ctx context.Context, endpoint string, qps int, log logrus.
 func (e *env) start(ctx context.Context) error {
 	e.progress("starting %d remote etcd servers and the local one", e.cfg.Servers)
 	for i := range e.cfg.Servers {
-		s, err := hivetest.NewServer(ctx, filepath.Join(e.dir, fmt.Sprintf("remote-%d", i), "etcd"))
+		s, err := startServer(ctx, filepath.Join(e.dir, fmt.Sprintf("remote-%d", i), "etcd"))
 		if err != nil {
 			return fmt.Errorf("starting remote server %d: %w", i, err)
 		}
 		e.remotes = append(e.remotes, s)
 	}
 	var err error
-	if e.local, err = hivetest.NewServer(ctx, filepath.Join(e.dir, "local", "etcd")); err != nil {
+	if e.local, err = startServer(ctx, filepath.Join(e.dir, "local", "etcd")); err != nil {
 		return fmt.Errorf("starting the local server: %w", err)
 	}
 	e.cfgDir = filepath.Join(e.dir, "clustermesh")
@@ -173,7 +174,7 @@ func (e *env) start(ctx context.Context) error {
 		}
 		w := newWriter(name, b, wf, e.truth)
 		e.writers = append(e.writers, w)
-		w.run(ctx, &e.bg)
+		labelled(ctx, "writers", func(ctx context.Context) { w.run(ctx, &e.bg) })
 		if err := w.publishClusterConfig(ctx, i+1); err != nil {
 			return fmt.Errorf("cluster config of %s: %w", name, err)
 		}
@@ -246,14 +247,14 @@ func (e *env) bootstrap(ctx context.Context, res *Result) error {
 		}
 		e.agents = append(e.agents, newAgent(clients, per, &e.lat))
 	}
-	e.bg.Go(func() { e.sample(ctx) })
+	e.bg.Go(func() { labelled(ctx, "harness", e.sample) })
 
 	e.progress("bootstrap: starting the mesh and %d agents", e.cfg.Agents)
 	start := time.Now()
-	e.bg.Go(func() { _ = e.mesh.Run(ctx, local) })
+	e.bg.Go(func() { labelled(ctx, "mesh", func(ctx context.Context) { _ = e.mesh.Run(ctx, local) }) })
 	for _, a := range e.agents {
 		for i := range e.cfg.Clusters {
-			a.follow(ctx, af, i, &e.bg)
+			labelled(ctx, "agents", func(ctx context.Context) { a.follow(ctx, af, i, &e.bg) })
 		}
 	}
 	for {
@@ -447,4 +448,25 @@ func exampleKey(ex string) string {
 		return ex[i+1:]
 	}
 	return ex
+}
+
+// labelled runs fn with the pprof label role=<role>, which the goroutines it
+// starts inherit: a CPU profile of the run (-cpuprofile) splits by role with
+// `go tool pprof -tags` or -tagfocus=role=etcd (etcd servers), mesh,
+// agents, writers or harness. Goroutines started elsewhere (client
+// connections dialled from the main goroutine) carry no label.
+func labelled(ctx context.Context, role string, fn func(context.Context)) {
+	pprof.Do(ctx, pprof.Labels("role", role), fn)
+}
+
+// startServer starts an embedded etcd labelled role=etcd.
+func startServer(ctx context.Context, dir string) (s *hivetest.Server, err error) {
+	labelled(ctx, "etcd", func(ctx context.Context) { s, err = hivetest.NewServer(ctx, dir) })
+	return s, err
+}
+
+// restartServer restarts s labelled role=etcd.
+func restartServer(ctx context.Context, s *hivetest.Server) (err error) {
+	labelled(ctx, "etcd", func(ctx context.Context) { err = s.Restart(ctx) })
+	return err
 }
