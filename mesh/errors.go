@@ -1,6 +1,10 @@
 package mesh
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/hivekv/kvstore/store"
+)
 
 // Sentinel errors of the package. They are wrapped with the cluster and the
 // cause; match them with errors.Is.
@@ -8,8 +12,9 @@ var (
 	// ErrInvalidClusterName fires for a config file whose name is not a
 	// valid cluster name (at most 32 lowercase alphanumerics and '-',
 	// starting and ending with an alphanumeric), or for an invalid
-	// --cluster-name. Rename the file (or the flag value) accordingly.
-	ErrInvalidClusterName = errors.New("invalid cluster name")
+	// --cluster-name. Rename the file (or the flag value) accordingly. It
+	// is the store's sentinel: the rule is the same everywhere.
+	ErrInvalidClusterName = store.ErrInvalidClusterName
 
 	// ErrNoConfigDir fires when the mesh is started without
 	// --clustermesh-config: it would have no cluster to mirror.
