@@ -141,3 +141,28 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// While the client cannot connect, its scope is Degraded "connecting", and
+// once the client's early warning found a cause, the cause is the error.
+func TestClientHealthWhileConnecting(t *testing.T) {
+	var (
+		sh *cell.SimpleHealth
+		p  promise.Promise[kvstore.BackendOperations]
+	)
+	h, log := newHive(t, []string{
+		"--kvstore=etcd",
+		"--kvstore-opt=etcd.address=" + unreachableEndpoint(t),
+		"--kvstore-connectivity-timeout=10m",
+	}, cell.SimpleHealthCell, cells.Client, capture(&p), cell.Invoke(func(s *cell.SimpleHealth) { sh = s }))
+	startHive(t, h, log)
+	require.Eventually(t, func() bool {
+		s := sh.GetChild("kvstore-client")
+		if s == nil {
+			return false
+		}
+		s.Lock()
+		defer s.Unlock()
+		return s.Level == cell.StatusDegraded && s.Status == "connection: connecting to kvstore" &&
+			s.Error != nil && strings.Contains(s.Error.Error(), "the connection was refused")
+	}, testTimeout, 10*time.Millisecond)
+}
