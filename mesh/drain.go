@@ -67,7 +67,7 @@ func (d *drain) run(ctx context.Context, m *Mesh, after <-chan struct{}) {
 
 // retry runs op until it succeeds (true) or ctx ends (false), with backoff.
 func (m *Mesh) retry(ctx context.Context, op func() error) bool {
-	b := backoff{min: m.opts.RetryMin, max: m.opts.RetryMax}
+	b := m.newBackoff()
 	for {
 		err := op()
 		if err == nil {
@@ -77,7 +77,7 @@ func (m *Mesh) retry(ctx context.Context, op func() error) bool {
 			return false
 		}
 		m.opts.Log.WithError(fmt.Errorf("draining: %w", err)).Warn("Local kvstore write failed; retrying")
-		if sleep(ctx, b.next()) != nil {
+		if b.Wait(ctx) != nil {
 			return false
 		}
 	}

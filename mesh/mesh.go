@@ -67,7 +67,7 @@ func (m *Mesh) Run(ctx context.Context, local kvstore.BackendOperations) error {
 		m.lead(ctx)
 		return nil
 	}
-	b := backoff{min: m.opts.RetryMin, max: m.opts.RetryMax}
+	b := m.newBackoff()
 	lockPath := LeaderLockPath(m.cfg.ClusterName)
 	for ctx.Err() == nil {
 		// The session watched is the one the lock is taken under:
@@ -80,10 +80,10 @@ func (m *Mesh) Run(ctx context.Context, local kvstore.BackendOperations) error {
 				break
 			}
 			m.opts.Log.WithError(err).Debug("Not the kvstoremesh leader yet")
-			_ = sleep(ctx, b.next())
+			_ = b.Wait(ctx)
 			continue
 		}
-		b = backoff{min: m.opts.RetryMin, max: m.opts.RetryMax}
+		b.Reset()
 		select {
 		case <-lost:
 			// The session watched ended before the lock was taken (the

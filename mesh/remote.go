@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/hivekv/kvstore"
 	"github.com/hivekv/kvstore/client"
+	"github.com/hivekv/kvstore/internal/backoff"
 	"github.com/hivekv/kvstore/store"
 )
 
@@ -64,14 +64,14 @@ func (r *remote) run(ctx context.Context, after <-chan struct{}) {
 		<-ctx.Done()
 		return
 	}
-	b := backoff{min: r.m.opts.RetryMin, max: r.m.opts.RetryMax}
+	b := r.m.newBackoff()
 	for {
 		err := r.once(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		r.fail(err)
-		if sleep(ctx, b.next()) != nil {
+		if b.Wait(ctx) != nil {
 			return
 		}
 	}
@@ -204,35 +204,8 @@ func (r *remote) status() ClusterStatus {
 	return st
 }
 
-// backoff doubles from min to max, with jitter in [d/2, d).
-type backoff struct {
-	min, max time.Duration
-	cur      time.Duration
-}
-
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = b.min
-	} else {
-		b.cur = min(2*b.cur, b.max)
-	}
-	return b.cur/2 + jitter(b.cur/2)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func jitter(d time.Duration) time.Duration {
-	if d <= 0 {
-		return 0
-	}
-	return rand.N(d)
+// newBackoff is the retry schedule of a failing cluster, election or drain
+// write: jittered, so that meshes retrying together drift apart.
+func (m *Mesh) newBackoff() backoff.Backoff {
+	return backoff.Backoff{Min: m.opts.RetryMin, Max: m.opts.RetryMax}
 }
