@@ -34,6 +34,7 @@ type leaseManager struct {
 	maxKeys   int
 	log       logrus.FieldLogger
 	onExpired func(keys []string) // may be nil; called without mu held
+	onGranted func()              // may be nil; called after every successful grant
 
 	mu        sync.Mutex
 	book      *leasebook.Book[clientv3.LeaseID, *concurrency.Session]
@@ -66,6 +67,20 @@ func (m *leaseManager) GetLeaseID(ctx context.Context, key string) (id clientv3.
 		return clientv3.NoLease, false, err
 	}
 	return s.Lease(), fresh, nil
+}
+
+// Reserve makes sure the manager holds a lease with room for a key,
+// granting one if needed, and returns its ID: the client's first session.
+func (m *leaseManager) Reserve(ctx context.Context) (clientv3.LeaseID, error) {
+	const probe = "\x00reserve"
+	s, fresh, err := m.attach(ctx, probe)
+	if err != nil {
+		return clientv3.NoLease, err
+	}
+	if fresh {
+		m.Release(probe)
+	}
+	return s.Lease(), nil
 }
 
 // GetSession returns the session of the lease key is attached to, attaching it
@@ -126,6 +141,9 @@ func (m *leaseManager) grant(ctx context.Context) (*concurrency.Session, error) 
 	resp, err := m.client.Grant(ctx, ttl)
 	if err != nil {
 		return nil, err
+	}
+	if m.onGranted != nil {
+		m.onGranted()
 	}
 	session, err := concurrency.NewSession(m.client,
 		concurrency.WithLease(resp.ID),

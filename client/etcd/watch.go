@@ -22,11 +22,12 @@ import (
 //  2. list the prefix in pages of etcd.limit, every page after the first
 //     pinned to the first page's revision, emitting Create per key as each
 //     page arrives, then ListDone once (watch_list.go);
-//  3. watch from the list revision + 1 (watch_stream.go). A watch that
-//     fails (compaction, lost leader, server error) sends the goroutine
-//     back to phase 2 for a resync, which reports the keys still present as
-//     Modify and synthesises Delete for those that vanished; a watch channel
-//     that merely closes is re-created from the next revision.
+//  3. watch from the list revision + 1 (watch_stream.go). A watch whose
+//     history was compacted sends the goroutine back to phase 2 for a
+//     resync, which reports the keys still present as Modify and
+//     synthesises Delete for those that vanished; a watch that ends
+//     otherwise (channel closed, lost leader, server error) is re-created
+//     from the next revision, with backoff.
 //
 // The goroutine exits, closing Events, when ctx ends, Stop is called or the
 // client is closed. List and watch creations go through the rate limiter
