@@ -209,6 +209,9 @@ func (s *syncStore) enqueueLocked(e *entry) {
 	case stateDelayed:
 		// A fresh change is written at once, backoff or not; the
 		// failure count stays until a write succeeds.
+		if e.state == stateDelayed {
+			s.queue.undelay()
+		}
 		e.state = stateQueued
 		if s.queue.push(e) {
 			s.signal()

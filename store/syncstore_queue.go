@@ -2,24 +2,53 @@ package store
 
 import (
 	"container/heap"
+	"math/rand/v2"
 	"time"
 )
 
 // writeQueue orders the keys of a SyncStore that wait to be written: fifo
 // holds those ready now, delayed those backing off after a failure. It is
 // not safe for concurrent use (the store's mutex guards it).
+//
+// Bounds: a key is in at most one place (the store's entry states ensure
+// it), so the ready keys are at most the keys the store owns, however often
+// they change: updates of a queued key coalesce into its entry (latest value
+// wins). The memory follows: the consumed head of fifo is reclaimed as the
+// queue moves (compact), not only once it drains — under sustained load it
+// may never drain — and heap items made stale by a later change of their key
+// are pruned once they outnumber the live ones.
 type writeQueue struct {
 	fifo    []*entry
 	head    int
 	delayed delayHeap
+	// live counts the heap items that are still their key's current
+	// backoff (the key is stateDelayed with that retry number).
+	live int
 }
+
+// compactMin is the consumed head below which fifo is not compacted: copying
+// a handful of pointers more often than needed buys nothing.
+const compactMin = 64
 
 // push appends e to the ready keys and reports whether they were empty
 // before (a worker may need waking).
 func (q *writeQueue) push(e *entry) bool {
 	wasEmpty := q.ready() == 0
+	q.compact()
 	q.fifo = append(q.fifo, e)
 	return wasEmpty
+}
+
+// compact moves the ready keys to the front of fifo once the consumed head
+// is at least half of it: each key is copied O(1) times on average, and the
+// array never holds more than twice the ready keys (plus compactMin).
+func (q *writeQueue) compact() {
+	if q.head < compactMin || q.head < len(q.fifo)/2 {
+		return
+	}
+	n := copy(q.fifo, q.fifo[q.head:])
+	clear(q.fifo[n:])
+	q.fifo, q.head = q.fifo[:n], 0
 }
 
 // ready is the number of keys ready to be written.
@@ -34,8 +63,7 @@ func (q *writeQueue) pop() *entry {
 	q.fifo[q.head] = nil
 	q.head++
 	if q.head == len(q.fifo) {
-		// Reuse the array once drained; a long queue is not copied
-		// while it drains.
+		// Reuse the array once drained.
 		q.fifo, q.head = q.fifo[:0], 0
 	}
 	return e
@@ -44,7 +72,28 @@ func (q *writeQueue) pop() *entry {
 // delay schedules e for a retry at due.
 func (q *writeQueue) delay(e *entry, due time.Time) {
 	e.retry++
+	q.live++
 	heap.Push(&q.delayed, delayed{e: e, due: due, retry: e.retry})
+	if len(q.delayed) > 2*q.live+compactMin {
+		q.prune()
+	}
+}
+
+// undelay records that a delayed key left its backoff early (it changed and
+// was queued at once): its heap item is stale from now on.
+func (q *writeQueue) undelay() { q.live-- }
+
+// prune drops the stale heap items.
+func (q *writeQueue) prune() {
+	kept := q.delayed[:0]
+	for _, d := range q.delayed {
+		if d.current() {
+			kept = append(kept, d)
+		}
+	}
+	clear(q.delayed[len(kept):])
+	q.delayed = kept
+	heap.Init(&q.delayed)
 }
 
 // promote moves the delayed keys whose time has come to the ready keys and
@@ -57,10 +106,11 @@ func (q *writeQueue) promote(now time.Time) time.Time {
 		}
 		heap.Pop(&q.delayed)
 		// A key changed since it was delayed was queued at once; this
-		// entry of the heap is then stale.
-		if d.e.state == stateDelayed && d.e.retry == d.retry {
+		// item of the heap is then stale.
+		if d.current() {
+			q.live--
 			d.e.state = stateQueued
-			q.fifo = append(q.fifo, d.e)
+			q.push(d.e)
 		}
 	}
 	return time.Time{}
@@ -71,6 +121,9 @@ type delayed struct {
 	due   time.Time
 	retry uint32
 }
+
+// current reports whether d is still its key's backoff.
+func (d delayed) current() bool { return d.e.state == stateDelayed && d.e.retry == d.retry }
 
 // delayHeap is a min-heap of delayed keys by due time.
 type delayHeap []delayed
@@ -85,4 +138,10 @@ func (h *delayHeap) Pop() any {
 	old[len(old)-1] = delayed{}
 	*h = old[:len(old)-1]
 	return x
+}
+
+// jittered spreads a retry delay uniformly over [¾d, 1¼d), so that the keys
+// (and the stores of a fleet) that failed together do not retry together.
+func jittered(d time.Duration) time.Duration {
+	return d*3/4 + time.Duration(rand.Int64N(int64(d/2)+1))
 }

@@ -226,7 +226,7 @@ func (s *syncStore) complete(ctx context.Context, b *batch, err error) []func(co
 				e.failures++
 			}
 			e.state = stateDelayed
-			s.queue.delay(e, now.Add(retryDelay(e.failures)))
+			s.queue.delay(e, now.Add(jittered(retryDelay(e.failures))))
 		}
 	}
 	var callbacks []func(context.Context)
@@ -247,7 +247,7 @@ func (s *syncStore) complete(ctx context.Context, b *batch, err error) []func(co
 		default:
 			m.failures++
 			m.dirty = true
-			m.due = now.Add(retryDelay(m.failures))
+			m.due = now.Add(jittered(retryDelay(m.failures)))
 		}
 	}
 	s.checkMarkerLocked()

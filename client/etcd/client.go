@@ -214,6 +214,7 @@ func (c *etcdClient) initLeases(cli *clientv3.Client) {
 		c.log.WithField("leases", "data"), c.observers.Notify)
 	c.lockLeases = newLeaseManager(c.ctx, cli, c.extra.EffectiveLockLeaseTTL(), kvstore.DefaultMaxKeysPerLease,
 		c.log.WithField("leases", "lock"), nil)
+	c.leases.confirm = true
 	c.leases.onGranted = c.status.proveQuorum
 	c.lockLeases.onGranted = c.status.proveQuorum
 }

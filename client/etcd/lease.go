@@ -35,6 +35,11 @@ type leaseManager struct {
 	log       logrus.FieldLogger
 	onExpired func(keys []string) // may be nil; called without mu held
 	onGranted func()              // may be nil; called after every successful grant
+	// confirm: a session that ends is not taken as an expired lease until
+	// the server says so or its TTL has certainly run out (data leases,
+	// see confirmLost). Lock leases are given up at once: a lock whose
+	// lease may be gone must not be trusted.
+	confirm bool
 
 	mu        sync.Mutex
 	book      *leasebook.Book[clientv3.LeaseID, *concurrency.Session]
@@ -168,18 +173,34 @@ func (m *leaseManager) grant(ctx context.Context) (*concurrency.Session, error) 
 }
 
 // watchExpiry waits for the end of a session. An end while the client lives
-// means the lease is gone on the server.
+// means the lease is gone on the server for a lock lease; a data lease is
+// first confirmed lost (confirmLost), and its keepalive restarted if it is
+// not.
 func (m *leaseManager) watchExpiry(s *concurrency.Session) {
 	defer m.wg.Done()
-	select {
-	case <-s.Done():
-	case <-m.clientCtx.Done():
-		return
+	id := s.Lease()
+	for {
+		select {
+		case <-s.Done():
+		case <-m.clientCtx.Done():
+			return
+		}
+		if m.clientCtx.Err() != nil {
+			return
+		}
+		if !m.confirm {
+			m.expire(id)
+			return
+		}
+		next, lost := m.confirmLost(id)
+		if lost {
+			m.expire(id)
+		}
+		if next == nil {
+			return
+		}
+		s = next
 	}
-	if m.clientCtx.Err() != nil {
-		return
-	}
-	m.expire(s.Lease())
 }
 
 // expire forgets lease id and reports the keys attached to it. It runs once
