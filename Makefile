@@ -7,7 +7,7 @@ PKGS     ?= ./...
 # servers of different packages do not starve each other.
 TESTFLAGS ?= -race -p 2 -timeout 20m
 
-.PHONY: all demo test vet lint bench cover tidy fuzz-smoke faults
+.PHONY: all demo test vet lint bench cover tidy fuzz-smoke faults scale-fleet
 
 all: lint test
 
@@ -44,6 +44,17 @@ FAULTS_OUT  ?= $(CURDIR)/faults-out
 faults:
 	$(GO) test -race -p 1 -count=1 -timeout 90m -v ./hivetest/faults -run '^TestFaults$$' \
 		-faults.runs=$(FAULTS_RUNS) -faults.seed=$(FAULTS_SEED) -faults.out=$(FAULTS_OUT)
+
+## scale-fleet: FLEET_AGENTS agents (client + SyncStore + WatchStore each) on a
+# 3-member embedded cluster; kills the leader, compacts past every watcher,
+# restarts the whole cluster, and prints per fault the time to converge,
+# requests by kind, relists and missing keys (fails if any is missing).
+# See docs/fleet.md.
+FLEET_AGENTS ?= 500
+FLEET_MAX_LISTS ?= 100
+scale-fleet:
+	$(GO) test -count=1 -timeout 60m -v ./hivetest/fleet -run '^TestScenario$$' \
+		-fleet.agents=$(FLEET_AGENTS) -fleet.faults=all -fleet.max-lists-per-second=$(FLEET_MAX_LISTS)
 
 vet:
 	$(GO) vet $(PKGS)

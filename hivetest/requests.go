@@ -28,7 +28,8 @@ const (
 	KindLock           RequestKind = "lock"             // KV requests on lock keys
 	KindPut            RequestKind = "put"              // Put, and Txn not on lock keys
 	KindDelete         RequestKind = "delete"           // DeleteRange not on lock keys
-	KindList           RequestKind = "list"             // Range not on lock keys
+	KindList           RequestKind = "list"             // Range not on lock keys: a read or a list's first page
+	KindListPage       RequestKind = "list-page"        // Range at a given revision: a list's later page
 	KindWatch          RequestKind = "watch"            // one per watch created (not per stream)
 	KindOther          RequestKind = "other"            // anything else (auth, cluster, ...)
 	KindStreams        RequestKind = "streams-opened"   // gRPC streams opened (watch, keep-alive)
@@ -179,6 +180,9 @@ func (r *RequestCounter) unary(ctx context.Context, method string, req, reply an
 func (r *RequestCounter) unaryKind(method string, req any) RequestKind {
 	switch method {
 	case "/etcdserverpb.KV/Range":
+		if q, ok := req.(*pb.RangeRequest); ok && q.Revision != 0 {
+			return r.kvKind(req, KindListPage)
+		}
 		return r.kvKind(req, KindList)
 	case "/etcdserverpb.KV/Put", "/etcdserverpb.KV/Txn":
 		return r.kvKind(req, KindPut)

@@ -140,8 +140,10 @@ func (h *delayHeap) Pop() any {
 	return x
 }
 
-// jittered spreads a retry delay uniformly over [¾d, 1¼d), so that the keys
-// (and the stores of a fleet) that failed together do not retry together.
-func jittered(d time.Duration) time.Duration {
-	return d*3/4 + time.Duration(rand.Int64N(int64(d/2)+1))
-}
+// jitter returns a factor in [¾, 1¼) for jittered: one per failed write, so
+// that the keys of one batch retry together (as one batch again) while the
+// stores of a fleet that failed together do not.
+func jitter() float64 { return 0.75 + rand.Float64()/2 }
+
+// jittered scales a retry delay by a jitter factor.
+func jittered(d time.Duration, f float64) time.Duration { return time.Duration(float64(d) * f) }

@@ -63,9 +63,9 @@ func TestJitteredRetries(t *testing.T) {
 	d := 100 * time.Millisecond
 	lo, hi := d, time.Duration(0)
 	for range 1000 {
-		j := jittered(d)
+		j := jittered(d, jitter())
 		require.GreaterOrEqual(t, j, d*3/4)
-		require.Less(t, j, d*5/4+1)
+		require.Less(t, j, d*5/4)
 		lo, hi = min(lo, j), max(hi, j)
 	}
 	require.Greater(t, hi-lo, d/4, "the retries are spread, not in step")

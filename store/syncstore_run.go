@@ -188,6 +188,7 @@ func (s *syncStore) complete(ctx context.Context, b *batch, err error) []func(co
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
+	spread := jitter() // one for the whole batch: its keys retry as one batch
 	stopping := err != nil && ctx.Err() != nil
 	refused := err != nil && !stopping && kvstore.RefusedBeforeSending(err)
 	switch {
@@ -226,7 +227,7 @@ func (s *syncStore) complete(ctx context.Context, b *batch, err error) []func(co
 				e.failures++
 			}
 			e.state = stateDelayed
-			s.queue.delay(e, now.Add(jittered(retryDelay(e.failures))))
+			s.queue.delay(e, now.Add(jittered(retryDelay(e.failures), spread)))
 		}
 	}
 	var callbacks []func(context.Context)
@@ -247,7 +248,7 @@ func (s *syncStore) complete(ctx context.Context, b *batch, err error) []func(co
 		default:
 			m.failures++
 			m.dirty = true
-			m.due = now.Add(jittered(retryDelay(m.failures)))
+			m.due = now.Add(jittered(retryDelay(m.failures), spread))
 		}
 	}
 	s.checkMarkerLocked()

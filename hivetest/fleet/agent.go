@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"google.golang.org/grpc"
 
 	"github.com/hivekv/kvstore"
 	"github.com/hivekv/kvstore/client"
@@ -40,6 +41,8 @@ type Config struct {
 	// appends its dial options (the counter, fast reconnects). Default:
 	// defaults with a logger that discards.
 	Extra func() *kvstore.ExtraOptions
+	// DialOptions are added to every agent's gRPC dial options.
+	DialOptions []grpc.DialOption
 	// StartConcurrency bounds how many agents start at once (default:
 	// all at once, as a fleet rolled out together).
 	StartConcurrency int
@@ -104,6 +107,7 @@ func (f *Fleet) startAgent(ctx context.Context, i int) (*Agent, error) {
 	if f.cfg.Counter != nil {
 		extra.DialOption = append(extra.DialOption, f.cfg.Counter.DialOptions()...)
 	}
+	extra.DialOption = append(extra.DialOption, f.cfg.DialOptions...)
 	b, errc := client.NewClient(ctx, kvstore.EtcdBackendName, map[string]string{
 		kvstore.EtcdAddrOption: strings.Join(f.cfg.Endpoints, ","),
 		"etcd.qps":             strconv.Itoa(f.cfg.QPS),

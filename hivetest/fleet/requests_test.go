@@ -70,7 +70,7 @@ func TestRequestCounterKinds(t *testing.T) {
 	p := hivetest.UniquePrefix(t)
 	_, err := cli.Put(ctx, p+"a", "1")
 	require.NoError(t, err)
-	_, err = cli.Get(ctx, p, withPrefix())
+	_, err = cli.Get(ctx, p, clientv3.WithPrefix())
 	require.NoError(t, err)
 	_, err = cli.Put(ctx, "locks/"+p, "x")
 	require.NoError(t, err)
@@ -99,5 +99,3 @@ func newRawClient(t *testing.T, cfg clientv3.Config) *clientv3.Client {
 	t.Cleanup(func() { _ = cli.Close() })
 	return cli
 }
-
-func withPrefix() clientv3.OpOption { return clientv3.WithPrefix() }
