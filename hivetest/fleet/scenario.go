@@ -18,7 +18,7 @@ import (
 
 // Fault names, in the order a full scenario runs them.
 const (
-	FaultNone       = "none"       // a round without a fault: the baseline
+	FaultNone       = "none"        // a round without a fault: the baseline
 	FaultLeaderKill = "leader-kill" // kill the leader; restarted once converged
 	FaultCompaction = "compaction"  // cut every watch, write, compact past every watcher, reconnect
 	FaultRestartAll = "restart-all" // stop every member, start them all again
