@@ -184,7 +184,9 @@ func (c *etcdClient) initialConnectionFailed() bool {
 // returned channel is closed when the lock session current at the time of
 // the call ends (its lease expired or the client was closed), or at once if
 // the initial connection failed. A session that is being replaced after a
-// loss is waited for in the background.
+// loss is waited for in the background. The lock lease is granted lazily
+// (establishSession): a client that never locked gets one granted by its
+// first call of Disconnected.
 func (c *etcdClient) Disconnected() <-chan struct{} {
 	out := make(chan struct{})
 	go func() {
