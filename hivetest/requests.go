@@ -38,6 +38,11 @@ const (
 	KindLeaseKAStreams RequestKind = "keepalive-stream" // LeaseKeepAlive streams opened
 )
 
+// Failed is the kind counting the requests of kind k that failed (a unary
+// request that returned an error: a timeout, no leader, a lease not found).
+// A client retries most of them: for puts, it is the retry count.
+func Failed(k RequestKind) RequestKind { return k + "-failed" }
+
 // RequestCounter counts the requests etcd clients send, by kind, at the
 // gRPC level: below every layer of ours, so nothing a client does escapes
 // it. Install it with DialOptions (for a hivekv client: ExtraOptions
@@ -89,12 +94,13 @@ func (r *RequestCounter) Reset() map[RequestKind]int {
 	return out
 }
 
-// Requests is the total of the request kinds (streams opened excluded: a
-// stream carries requests that are counted themselves).
+// Requests is the total of the request kinds (streams opened and failures
+// excluded: a stream carries requests that are counted themselves, a failed
+// request is counted under its kind too).
 func Requests(counts map[RequestKind]int) int {
 	n := 0
 	for k, c := range counts {
-		if k != KindStreams && k != KindLeaseKAStreams {
+		if k != KindStreams && k != KindLeaseKAStreams && !strings.HasSuffix(string(k), "-failed") {
 			n += c
 		}
 	}
@@ -173,8 +179,13 @@ func firstTxnKey(q *pb.TxnRequest) []byte {
 
 func (r *RequestCounter) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn,
 	invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	r.add(r.unaryKind(method, req), 1)
-	return invoker(ctx, method, req, reply, cc, opts...)
+	kind := r.unaryKind(method, req)
+	r.add(kind, 1)
+	err := invoker(ctx, method, req, reply, cc, opts...)
+	if err != nil {
+		r.add(Failed(kind), 1)
+	}
+	return err
 }
 
 func (r *RequestCounter) unaryKind(method string, req any) RequestKind {

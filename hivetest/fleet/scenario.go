@@ -22,10 +22,11 @@ const (
 	FaultLeaderKill = "leader-kill" // kill the leader; restarted once converged
 	FaultCompaction = "compaction"  // cut every watch, write, compact past every watcher, reconnect
 	FaultRestartAll = "restart-all" // stop every member, start them all again
+	FaultChurn      = "churn"       // ChurnRate updates/s for ChurnDuration: overload at fleet size
 )
 
 // AllFaults is every fault, in order.
-var AllFaults = []string{FaultNone, FaultLeaderKill, FaultCompaction, FaultRestartAll}
+var AllFaults = []string{FaultNone, FaultLeaderKill, FaultCompaction, FaultRestartAll, FaultChurn}
 
 // ScenarioConfig configures Run.
 type ScenarioConfig struct {
@@ -40,6 +41,11 @@ type ScenarioConfig struct {
 	// agents' RelistSpread is set to Agents/MaxListsPerSecond (default
 	// 100 lists/s).
 	MaxListsPerSecond int
+	// ChurnRate and ChurnDuration shape FaultChurn: updates per second,
+	// round-robin over the agents (default 200/s), for how long (default
+	// 10 s): the shared perf harness' W12b.
+	ChurnRate     int
+	ChurnDuration time.Duration
 	// Out receives the progress and the table (nil: discarded).
 	Out io.Writer
 }
@@ -48,7 +54,8 @@ type ScenarioConfig struct {
 type Result struct {
 	Fault string
 	// Converge is the time from the fault (and every agent's update) to
-	// every agent seeing every agent's update.
+	// every agent seeing every agent's update; for FaultChurn, from the
+	// last update (the drain).
 	Converge time.Duration
 	// Requests by kind during the round, all agents together.
 	Requests map[hivetest.RequestKind]int
@@ -56,6 +63,11 @@ type Result struct {
 	Relists int
 	// PeakListsPerSecond is the most lists started within one second.
 	PeakListsPerSecond int
+	// Retries counts the writes that failed (and were retried): puts and
+	// transactions that returned an error.
+	Retries int
+	// Grants counts lease grants: 0 unless a lease was lost (re-grants).
+	Grants int
 	// Missing (agent, node) pairs at the end: must be 0.
 	Missing int
 }
@@ -76,6 +88,12 @@ func Run(ctx context.Context, cluster *hivetest.Cluster, cfg ScenarioConfig) ([]
 	}
 	if cfg.MaxListsPerSecond <= 0 {
 		cfg.MaxListsPerSecond = 100
+	}
+	if cfg.ChurnRate <= 0 {
+		cfg.ChurnRate = 200
+	}
+	if cfg.ChurnDuration <= 0 {
+		cfg.ChurnDuration = 10 * time.Second
 	}
 	out := cfg.Out
 	if out == nil {
@@ -122,8 +140,9 @@ func Run(ctx context.Context, cluster *hivetest.Cluster, cfg ScenarioConfig) ([]
 		if err != nil {
 			return results, fmt.Errorf("fault %s: %w", fault, err)
 		}
-		fmt.Fprintf(out, "%-12s converged in %-8s relists=%d peak-lists/s=%d missing=%d requests: %s\n", fault,
-			r.Converge.Round(time.Millisecond), r.Relists, r.PeakListsPerSecond, r.Missing, hivetest.FormatCounts(r.Requests))
+		fmt.Fprintf(out, "%-12s converged in %-8s relists=%d peak-lists/s=%d retries=%d grants=%d missing=%d requests: %s\n", fault,
+			r.Converge.Round(time.Millisecond), r.Relists, r.PeakListsPerSecond, r.Retries, r.Grants, r.Missing,
+			hivetest.FormatCounts(r.Requests))
 	}
 	var missing int
 	for _, r := range results {
@@ -158,6 +177,9 @@ func (s *scenario) round(ctx context.Context, fault string) (Result, error) {
 	peak := s.samplePeakLists(ctx)
 	begin := time.Now()
 	after, err := s.inject(ctx, fault)
+	if fault == FaultChurn {
+		begin = time.Now() // the drain
+	}
 	if err == nil {
 		_, err = s.fleet.WaitConverged(ctx)
 	}
@@ -169,6 +191,8 @@ func (s *scenario) round(ctx context.Context, fault string) (Result, error) {
 	r.PeakListsPerSecond = <-peak
 	r.Requests = s.counter.Reset()
 	r.Relists = r.Requests[hivetest.KindList]
+	r.Retries = r.Requests[hivetest.Failed(hivetest.KindPut)]
+	r.Grants = r.Requests[hivetest.KindLeaseGrant]
 	r.Missing = s.fleet.Missing()
 	return r, err
 }
@@ -218,8 +242,29 @@ func (s *scenario) inject(ctx context.Context, fault string) (after func(context
 		}
 		wg.Wait()
 		return nil, errors.Join(errs...)
+	case FaultChurn:
+		s.churn(ctx)
+		return nil, nil
 	}
 	return nil, fmt.Errorf("unknown fault %q (known: %s)", fault, strings.Join(AllFaults, ", "))
+}
+
+// churn updates the agents' keys round-robin at ChurnRate for
+// ChurnDuration.
+func (s *scenario) churn(ctx context.Context) {
+	n := int(float64(s.cfg.ChurnRate) * s.cfg.ChurnDuration.Seconds())
+	interval := time.Second / time.Duration(s.cfg.ChurnRate)
+	start := time.Now()
+	for k := range n {
+		if d := time.Until(start.Add(time.Duration(k) * interval)); d > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(d):
+			}
+		}
+		_ = s.fleet.Update(ctx, k%len(s.fleet.Agents))
+	}
 }
 
 func (s *scenario) updateAll(ctx context.Context) {

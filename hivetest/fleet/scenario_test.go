@@ -40,6 +40,9 @@ func TestScenario(t *testing.T) {
 	require.NotEmpty(t, results)
 	for _, r := range results {
 		require.Zero(t, r.Missing, "%s: missing", r.Fault)
+		// No fault outlasts the data lease TTL (15 min): no lease may
+		// be taken as lost, no key re-written on a new one.
+		require.Zero(t, r.Grants, "%s: leases re-granted", r.Fault)
 		switch r.Fault {
 		case FaultCompaction:
 			// Each watcher relists once; the bound holds with a
