@@ -2,8 +2,13 @@ package store
 
 import (
 	"container/heap"
+	"context"
+	"errors"
 	"math/rand/v2"
+	"strings"
 	"time"
+
+	"github.com/hivekv/kvstore"
 )
 
 // writeQueue orders the keys of a SyncStore that wait to be written: fifo
@@ -147,3 +152,31 @@ func jitter() float64 { return 0.75 + rand.Float64()/2 }
 
 // jittered scales a retry delay by a jitter factor.
 func jittered(d time.Duration, f float64) time.Duration { return time.Duration(float64(d) * f) }
+
+// overloadRetryDelay is the least a write waits after the server said it is
+// overloaded or timed out: retrying it within milliseconds, from every
+// store of a fleet at once, is load exactly when the server is slowest
+// (Cilium #22037) — and a timed-out write may well have been applied, so its
+// retry is an extra write and an extra event for every watcher.
+const overloadRetryDelay = time.Second
+
+// retryDelayAfter is retryDelay(n), at least overloadRetryDelay after a
+// write that timed out or was refused for load.
+func retryDelayAfter[N uint16 | int](err error, n N) time.Duration {
+	d := retryDelay(n)
+	if overloaded(err) {
+		d = max(d, overloadRetryDelay)
+	}
+	return d
+}
+
+// overloaded reports a timeout (ours or the server's "request timed out")
+// or etcd's "too many requests". etcd's errors reach the store as text
+// (wrapped by the client and gRPC), so its stable messages are matched.
+func overloaded(err error) bool {
+	if errors.Is(err, kvstore.ErrClientTimeout) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "request timed out") || strings.Contains(msg, "too many requests")
+}

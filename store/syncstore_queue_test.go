@@ -1,10 +1,14 @@
 package store
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/hivekv/kvstore"
 )
 
 // Under sustained load the ready keys never drain to zero; the consumed head
@@ -69,4 +73,18 @@ func TestJitteredRetries(t *testing.T) {
 		lo, hi = min(lo, j), max(hi, j)
 	}
 	require.Greater(t, hi-lo, d/4, "the retries are spread, not in step")
+}
+
+// A write that timed out or was refused for load is not retried within
+// milliseconds; other failures follow the exponential schedule.
+func TestRetryDelayAfterOverload(t *testing.T) {
+	require.Equal(t, minRetryDelay, retryDelayAfter(errors.New("connection refused"), 1))
+	for _, err := range []error{
+		errors.New("kvstore: update \"k\": etcdserver: request timed out"),
+		errors.New("rpc error: code = ResourceExhausted desc = etcdserver: too many requests"),
+		kvstore.Hint(context.DeadlineExceeded),
+	} {
+		require.Equal(t, overloadRetryDelay, retryDelayAfter(err, 1), "%v", err)
+		require.Equal(t, maxRetryDelay, retryDelayAfter(err, maxFailures), "%v", err)
+	}
 }

@@ -227,7 +227,7 @@ func (s *syncStore) complete(ctx context.Context, b *batch, err error) []func(co
 				e.failures++
 			}
 			e.state = stateDelayed
-			s.queue.delay(e, now.Add(jittered(retryDelay(e.failures), spread)))
+			s.queue.delay(e, now.Add(jittered(retryDelayAfter(err, e.failures), spread)))
 		}
 	}
 	var callbacks []func(context.Context)
@@ -248,7 +248,7 @@ func (s *syncStore) complete(ctx context.Context, b *batch, err error) []func(co
 		default:
 			m.failures++
 			m.dirty = true
-			m.due = now.Add(jittered(retryDelay(m.failures), spread))
+			m.due = now.Add(jittered(retryDelayAfter(err, m.failures), spread))
 		}
 	}
 	s.checkMarkerLocked()
