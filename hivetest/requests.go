@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"google.golang.org/grpc"
@@ -21,7 +22,8 @@ type RequestKind string
 // given to RequestCounter.LockPrefix; it is not counted as put, list or delete
 // too.
 const (
-	KindLeaseGrant     RequestKind = "lease-grant"
+	KindLeaseGrant     RequestKind = "lease-grant"      // grants of any TTL but the lock lease's
+	KindLockLeaseGrant RequestKind = "lock-lease-grant" // grants with kvstore.DefaultLockLeaseTTL
 	KindLeaseKeepAlive RequestKind = "lease-keepalive"  // one per keep-alive request message
 	KindLeaseOther     RequestKind = "lease-other"      // revoke, time-to-live, leases
 	KindStatus         RequestKind = "status"           // Maintenance.Status: endpoint probes
@@ -202,6 +204,9 @@ func (r *RequestCounter) unaryKind(method string, req any) RequestKind {
 	case "/etcdserverpb.KV/Compact":
 		return KindCompact
 	case "/etcdserverpb.Lease/LeaseGrant":
+		if q, ok := req.(*pb.LeaseGrantRequest); ok && q.TTL == int64(kvstore.DefaultLockLeaseTTL/time.Second) {
+			return KindLockLeaseGrant
+		}
 		return KindLeaseGrant
 	case "/etcdserverpb.Lease/LeaseRevoke", "/etcdserverpb.Lease/LeaseTimeToLive", "/etcdserverpb.Lease/LeaseLeases":
 		return KindLeaseOther

@@ -66,7 +66,9 @@ type Result struct {
 	// Retries counts the writes that failed (and were retried): puts and
 	// transactions that returned an error.
 	Retries int
-	// Grants counts lease grants: 0 unless a lease was lost (re-grants).
+	// Grants counts data lease grants: 0 unless a lease was lost
+	// (re-grants). Lock lease grants (quorum checks of idle agents) are
+	// in Requests.
 	Grants int
 	// Missing (agent, node) pairs at the end: must be 0.
 	Missing int
