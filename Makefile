@@ -11,7 +11,7 @@ TESTFLAGS ?= -race -p 2 -timeout 20m
 # second time without the race detector.
 VETFLAGS  ?= -race
 
-.PHONY: all demo test vet lint bench cover tidy fuzz-smoke faults scale
+.PHONY: all demo test vet lint bench cover tidy fuzz-smoke faults scale scale-mesh scale-fleet
 
 all: lint test
 
@@ -50,14 +50,28 @@ faults:
 	$(GO) test -race -p 1 -count=1 -timeout 90m -v ./hivetest/faults -run '^TestFaults$$' \
 		-faults.runs=$(FAULTS_RUNS) -faults.seed=$(FAULTS_SEED) -faults.out=$(FAULTS_OUT)
 
-## scale: clustermesh in a box (docs/clustermesh.md): SCALE_CLUSTERS remote
+## scale: both scale shapes, the clustermesh one and the agent fleet.
+scale: scale-mesh scale-fleet
+
+## scale-mesh: clustermesh in a box (docs/clustermesh.md): SCALE_CLUSTERS remote
 # clusters in Cilium's CI shape mirrored by the kvstoremesh, a fault pass,
 # a table; exits 1 when an agent's final view differs from the remote truth.
 # SCALE_FLAGS adds flags (e.g. -churn 60s -servers 5 -cpuprofile cpu.out).
 SCALE_CLUSTERS ?= 50
 SCALE_FLAGS    ?=
-scale:
+scale-mesh:
 	$(GO) run ./hivetest/meshscale/cmd/meshscale -clusters $(SCALE_CLUSTERS) $(SCALE_FLAGS)
+
+## scale-fleet: FLEET_AGENTS agents (client + SyncStore + WatchStore each) on a
+# 3-member embedded cluster; kills the leader, compacts past every watcher,
+# restarts the whole cluster, and prints per fault the time to converge,
+# requests by kind, relists and missing keys (fails if any is missing).
+# See docs/fleet.md.
+FLEET_AGENTS ?= 500
+FLEET_MAX_LISTS ?= 100
+scale-fleet:
+	$(GO) test -count=1 -timeout 60m -v ./hivetest/fleet -run '^TestScenario$$' \
+		-fleet.agents=$(FLEET_AGENTS) -fleet.faults=all -fleet.max-lists-per-second=$(FLEET_MAX_LISTS)
 
 vet:
 	$(GO) vet $(VETFLAGS) $(PKGS)

@@ -110,6 +110,21 @@ type ExtraOptions struct {
 	// Metrics, when set, is where the client registers its metrics. No
 	// global registry is ever used.
 	Metrics prometheus.Registerer
+
+	// RelistSpread spreads the relists of watches whose history was
+	// compacted: each waits a random delay in [0, RelistSpread) first, so
+	// that a fleet of N clients compacted past together sends about
+	// N/RelistSpread lists per second instead of N at once. 0 =
+	// DefaultRelistSpread.
+	RelistSpread time.Duration
+}
+
+// DefaultRelistSpread is the default of ExtraOptions.RelistSpread.
+const DefaultRelistSpread = time.Second
+
+// EffectiveRelistSpread returns RelistSpread with its default applied; a nil receiver gives the default.
+func (e *ExtraOptions) EffectiveRelistSpread() time.Duration {
+	return orDefault(e, func(e *ExtraOptions) time.Duration { return e.RelistSpread }, DefaultRelistSpread)
 }
 
 // StatusCheckInterval returns how long to wait between status checks: a base

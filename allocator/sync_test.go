@@ -19,7 +19,9 @@ func TestSlaveKeyRecreatedAfterLeaseExpiry(t *testing.T) {
 	forEachKit(t, func(t *testing.T, k kit) {
 		ctx := testCtx(t)
 		base := basePath(t)
-		c := k.newCli(t)
+		// A short lease TTL: a client learns of a revoked lease from its
+		// next keepalive, sent every TTL/3.
+		c := k.b.New(t, nil, &kvstore.ExtraOptions{LeaseTTL: 3 * time.Second})
 		a := newAllocator(t, c, base, "n", allocator.WithSyncInterval(0))
 		id, _, _, err := a.Allocate(ctx, "k;")
 		require.NoError(t, err)

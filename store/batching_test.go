@@ -23,24 +23,35 @@ import (
 // transactions report an error after they were applied (outcome unknown).
 type txnCounter struct {
 	kvstore.BackendOperations
-	mu        sync.Mutex
-	ops       []int
-	bytes     []int
-	failAfter atomic.Int32
+	mu         sync.Mutex
+	ops        []int
+	bytes      []int
+	failAfter  atomic.Int32
+	failBefore atomic.Int32
+	skipped    int // conditional retries that wrote nothing
 }
 
 func (c *txnCounter) Txn(ctx context.Context, txn kvstore.Txn) (*kvstore.TxnResponse, error) {
 	// Recorded before sending: once the keys are in the store, every
 	// transaction that wrote them is counted.
 	n := 0
-	for _, op := range txn.Then {
+	for _, op := range append(txn.Then, txn.Else...) {
 		n += len(op.Key) + len(op.Value)
 	}
 	c.mu.Lock()
-	c.ops = append(c.ops, len(txn.Then))
+	c.ops = append(c.ops, len(txn.Then)+len(txn.Else))
 	c.bytes = append(c.bytes, n)
 	c.mu.Unlock()
+	if c.failBefore.Add(-1) >= 0 {
+		return nil, errors.New("injected failure before the transaction was applied")
+	}
 	resp, err := c.BackendOperations.(kvstore.Transactional).Txn(ctx, txn)
+	if err == nil && len(txn.If) > 0 && resp.Succeeded {
+		// A conditional retry found its keys written already.
+		c.mu.Lock()
+		c.skipped++
+		c.mu.Unlock()
+	}
 	if err == nil && c.failAfter.Add(-1) >= 0 {
 		return nil, errors.New("injected failure after the transaction was applied")
 	}
@@ -177,5 +188,30 @@ func TestBatchWithUnknownOutcomeIsRetriedOnEtcd(t *testing.T) {
 	require.NotContains(t, got, prefix+"/gone")
 	ops, _ := counted.sizes()
 	require.Equal(t, []int{1, 51, 51, 1}, ops, "first write, failed batch, its retry, then the marker")
+	counted.mu.Lock()
+	require.Equal(t, 1, counted.skipped, "the retry found the batch applied and wrote nothing again")
+	counted.mu.Unlock()
 	require.True(t, hasLogMsg(hook, "Failed writing keys to the kvstore. Retrying..."))
+}
+
+// TestBatchRetryNotAppliedIsWritten: the retry of a batch that failed before
+// it was applied finds the keys not written and writes them.
+func TestBatchRetryNotAppliedIsWritten(t *testing.T) {
+	prefix := hivetest.UniquePrefix(t) + "retry"
+	c := etcdClient(t)
+	counted := &txnCounter{BackendOperations: c}
+	log, _ := quietLogger()
+	ss := store.NewFactory(store.WithLogger(log)).NewSyncStore(uniqueCluster(t, "c"), counted, prefix, store.WSSWithWorkers(1))
+	ctx := testCtx(t)
+	counted.failBefore.Store(2)
+	for i := range 5 {
+		require.NoError(t, ss.UpsertKey(ctx, store.NewKVPair(fmt.Sprintf("k%d", i), "v")))
+	}
+	run(t, ss.Run)
+	require.Eventually(t, func() bool { return len(list(t, c, prefix+"/")) == 5 }, waitFor, tick)
+	ops, _ := counted.sizes()
+	require.Equal(t, []int{5, 5, 5}, ops, "two failed attempts, then the conditional retry that wrote")
+	counted.mu.Lock()
+	require.Zero(t, counted.skipped)
+	counted.mu.Unlock()
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hivekv/kvstore"
 	"github.com/hivekv/kvstore/hivetest"
 	"github.com/hivekv/kvstore/store"
 )
@@ -204,7 +205,9 @@ func TestLiveWriterRewritesKeysLostWithItsLeaseOnEtcd(t *testing.T) {
 	cluster := uniqueCluster(t, "c")
 	log, _ := quietLogger()
 	ctx := testCtx(t)
-	c := etcdClient(t)
+	// A short lease TTL: the client learns of a revoked lease from its next
+	// keepalive, sent every TTL/3.
+	c := newEtcdClient(t, srv, &kvstore.ExtraOptions{Logger: log, LeaseTTL: 3 * time.Second})
 	ss := store.NewFactory(store.WithLogger(log)).NewSyncStore(cluster, c, prefix)
 	run(t, ss.Run)
 	for i := range 10 {

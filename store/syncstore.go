@@ -227,6 +227,9 @@ func (s *syncStore) enqueueLocked(e *entry) {
 	case stateDelayed:
 		// A fresh change is written at once, backoff or not; the
 		// failure count stays until a write succeeds.
+		if e.state == stateDelayed {
+			s.queue.undelay()
+		}
 		e.state = stateQueued
 		if s.queue.push(e) {
 			s.signal()
@@ -282,11 +285,14 @@ type markerItem struct{}
 
 // backoffLocked is the delay before writing item again after its failures-th
 // consecutive failure.
-func (s *syncStore) backoffLocked(item any, failures int) time.Duration {
+// A RateLimiter decides alone; otherwise the delay grows with failures, is
+// at least overloadRetryDelay after a timeout or an overloaded server, and
+// is scaled by spread, the jitter factor its whole batch shares.
+func (s *syncStore) backoffLocked(item any, failures int, err error, spread float64) time.Duration {
 	if s.limiter != nil {
 		return s.limiter.When(item)
 	}
-	return retryDelay(failures)
+	return jittered(retryDelayAfter(err, failures), spread)
 }
 
 // forgetLocked ends the failures of item, which had some.

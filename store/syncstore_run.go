@@ -24,6 +24,12 @@ type batch struct {
 	keys   []*entry
 	ops    []kvstore.Op
 	marker bool
+	// size approximates the request's bytes (the MaxBatchBytes bound).
+	size int
+	// retry: every key of the batch was in a write that failed with an
+	// unknown outcome (see write).
+	retry bool
+	cmps  []kvstore.Cmp
 }
 
 // Run implements SyncStore.
@@ -101,7 +107,8 @@ func (s *syncStore) wait(ctx context.Context, next time.Time) {
 func (s *syncStore) take(b *batch, maxOps int) time.Time {
 	clear(b.keys)
 	clear(b.ops)
-	b.keys, b.ops, b.marker = b.keys[:0], b.ops[:0], false
+	clear(b.cmps)
+	b.keys, b.ops, b.cmps, b.marker, b.size, b.retry = b.keys[:0], b.ops[:0], b.cmps[:0], false, 0, true
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -119,6 +126,7 @@ func (s *syncStore) take(b *batch, maxOps int) time.Time {
 		}
 		s.queue.pop()
 		size += n
+		b.retry = b.retry && e.failures > 0
 		e.state = stateInflight
 		b.keys = append(b.keys, e)
 		// The key is filled in by fillKeys, outside the lock.
@@ -141,6 +149,8 @@ func (s *syncStore) take(b *batch, maxOps int) time.Time {
 			b.ops = append(b.ops, kvstore.OpPut(s.markerKey, []byte(now.UTC().Format(time.RFC3339)), s.lease))
 		}
 	}
+	b.size = size
+	b.retry = b.retry && len(b.keys) > 0 && !b.marker
 	if s.queue.ready() > 0 {
 		s.signal()
 	}
@@ -167,7 +177,7 @@ func (s *syncStore) write(ctx context.Context, b *batch) error {
 	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
 	defer cancel()
 	if s.txn != nil {
-		_, err := s.txn.Txn(ctx, kvstore.Txn{Then: b.ops})
+		_, err := s.txn.Txn(ctx, s.txnOf(b))
 		return err
 	}
 	op := b.ops[0]
@@ -175,6 +185,30 @@ func (s *syncStore) write(ctx context.Context, b *batch) error {
 		return s.backend.Delete(ctx, op.Key)
 	}
 	return s.backend.Update(ctx, op.Key, op.Value, op.Lease)
+}
+
+// txnOf is the transaction that writes b. A retry of a write whose outcome
+// is unknown (it timed out: under load, etcd often applied it all the same)
+// writes only if the keys do not already hold what it writes: If every put
+// key has its value and every deleted key is missing, nothing is written,
+// Else everything is. A write applied the first time is then not applied a
+// second time, which would be a second event for every watcher of the keys
+// (a fleet's watchers: hundreds per write) exactly when the server is
+// slowest. A transaction is atomic, so the previous attempt wrote all of its
+// keys or none. The comparisons double the request; a batch too large for
+// that is written unconditionally.
+func (s *syncStore) txnOf(b *batch) kvstore.Txn {
+	if !b.retry || 2*b.size > MaxBatchBytes {
+		return kvstore.Txn{Then: b.ops}
+	}
+	for _, op := range b.ops {
+		if op.Kind == kvstore.OpKindDelete {
+			b.cmps = append(b.cmps, kvstore.CmpMissing(op.Key))
+		} else {
+			b.cmps = append(b.cmps, kvstore.CmpValue(op.Key, op.Value))
+		}
+	}
+	return kvstore.Txn{If: b.cmps, Else: b.ops}
 }
 
 // complete books the outcome of b and returns the Synced callbacks to run
@@ -186,6 +220,7 @@ func (s *syncStore) complete(ctx context.Context, b *batch, err error) []func(co
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
+	spread := jitter() // one for the whole batch: its keys retry as one batch
 	stopping := err != nil && ctx.Err() != nil
 	refused := err != nil && !stopping && kvstore.RefusedBeforeSending(err)
 	if !stopping {
@@ -230,7 +265,7 @@ func (s *syncStore) complete(ctx context.Context, b *batch, err error) []func(co
 				e.failures++
 			}
 			e.state = stateDelayed
-			s.queue.delay(e, now.Add(s.backoffLocked(e.name, int(e.failures))))
+			s.queue.delay(e, now.Add(s.backoffLocked(e.name, int(e.failures), err, spread)))
 		}
 	}
 	var callbacks []func(context.Context)
@@ -254,7 +289,7 @@ func (s *syncStore) complete(ctx context.Context, b *batch, err error) []func(co
 		default:
 			m.failures++
 			m.dirty = true
-			m.due = now.Add(s.backoffLocked(markerItem{}, m.failures))
+			m.due = now.Add(s.backoffLocked(markerItem{}, m.failures, err, spread))
 		}
 	}
 	s.checkMarkerLocked()

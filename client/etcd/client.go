@@ -221,16 +221,24 @@ func (c *etcdClient) initLeases(cli *clientv3.Client) {
 		c.log.WithField("leases", "data"), c.observers.Notify)
 	c.lockLeases = newLeaseManager(c.ctx, cli, c.extra.EffectiveLockLeaseTTL(), kvstore.DefaultMaxKeysPerLease,
 		c.log.WithField("leases", "lock"), nil)
+	c.leases.confirm = true
+	c.leases.onGranted = c.status.proveQuorum
+	c.lockLeases.onGranted = c.status.proveQuorum
 }
 
-// establishSession takes the first lock lease: it proves the server answers,
-// that the credentials are accepted and that it can commit a write.
+// establishSession grants the first data lease: it proves the server
+// answers, that the credentials are accepted and that it can commit a write
+// (a grant goes through raft). It is the data lease, not a lock lease,
+// because that is the one almost every client needs (its leased keys go on
+// it): a client that never locks never grants a lock lease nor keeps one
+// alive (one keepalive every 8 s per client, a fleet's steady load). The
+// lock lease is granted with the first lock.
 func (c *etcdClient) establishSession(ctx context.Context) error {
-	s, err := c.lockLeases.GetSession(ctx, kvstore.InitLockPath)
+	id, err := c.leases.Reserve(ctx)
 	if err != nil {
 		return fmt.Errorf("establishing the etcd session at %s: %w", c.endpointsString(), err)
 	}
-	c.log.WithField("lease", leaseHex(s.Lease())).Debug("Initial etcd session established")
+	c.log.WithField("lease", leaseHex(id)).Debug("Initial etcd session established")
 	return nil
 }
 

@@ -30,3 +30,8 @@ func wrapOp(op, key string, err error) error {
 	}
 	return operr.Wrap(op, key, err)
 }
+
+// errLeaseForgotten fires when a data lease's keepalive was restarted after
+// the lease had been reported lost meanwhile (a write found it gone): the
+// new keepalive is dropped, and nothing is reported twice.
+var errLeaseForgotten = errors.New("lease was reported lost while its keepalive was being restarted")

@@ -34,6 +34,12 @@ type leaseManager struct {
 	maxKeys   int
 	log       logrus.FieldLogger
 	onExpired func(keys []string) // may be nil; called without mu held
+	onGranted func()              // may be nil; called after every successful grant
+	// confirm: a session that ends is not taken as an expired lease until
+	// the server says so or its TTL has certainly run out (data leases,
+	// see confirmLost). Lock leases are given up at once: a lock whose
+	// lease may be gone must not be trusted.
+	confirm bool
 
 	mu        sync.Mutex
 	book      *leasebook.Book[clientv3.LeaseID, *concurrency.Session]
@@ -66,6 +72,20 @@ func (m *leaseManager) GetLeaseID(ctx context.Context, key string) (id clientv3.
 		return clientv3.NoLease, false, err
 	}
 	return s.Lease(), fresh, nil
+}
+
+// Reserve makes sure the manager holds a lease with room for a key,
+// granting one if needed, and returns its ID: the client's first session.
+func (m *leaseManager) Reserve(ctx context.Context) (clientv3.LeaseID, error) {
+	const probe = "\x00reserve"
+	s, fresh, err := m.attach(ctx, probe)
+	if err != nil {
+		return clientv3.NoLease, err
+	}
+	if fresh {
+		m.Release(probe)
+	}
+	return s.Lease(), nil
 }
 
 // GetSession returns the session of the lease key is attached to, attaching it
@@ -127,6 +147,9 @@ func (m *leaseManager) grant(ctx context.Context) (*concurrency.Session, error) 
 	if err != nil {
 		return nil, err
 	}
+	if m.onGranted != nil {
+		m.onGranted()
+	}
 	session, err := concurrency.NewSession(m.client,
 		concurrency.WithLease(resp.ID),
 		concurrency.WithTTL(int(ttl)),
@@ -150,18 +173,34 @@ func (m *leaseManager) grant(ctx context.Context) (*concurrency.Session, error) 
 }
 
 // watchExpiry waits for the end of a session. An end while the client lives
-// means the lease is gone on the server.
+// means the lease is gone on the server for a lock lease; a data lease is
+// first confirmed lost (confirmLost), and its keepalive restarted if it is
+// not.
 func (m *leaseManager) watchExpiry(s *concurrency.Session) {
 	defer m.wg.Done()
-	select {
-	case <-s.Done():
-	case <-m.clientCtx.Done():
-		return
+	id := s.Lease()
+	for {
+		select {
+		case <-s.Done():
+		case <-m.clientCtx.Done():
+			return
+		}
+		if m.clientCtx.Err() != nil {
+			return
+		}
+		if !m.confirm {
+			m.expire(id)
+			return
+		}
+		next, lost := m.confirmLost(id)
+		if lost {
+			m.expire(id)
+		}
+		if next == nil {
+			return
+		}
+		s = next
 	}
-	if m.clientCtx.Err() != nil {
-		return
-	}
-	m.expire(s.Lease())
 }
 
 // expire forgets lease id and reports the keys attached to it. It runs once

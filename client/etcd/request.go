@@ -45,6 +45,9 @@ func do[T any](ctx context.Context, c *etcdClient, r request, send func(cli *cli
 	}
 	start := c.metrics.now()
 	v, err := sendReleasing(c, cli, send)
+	if err == nil && (r.kind == kindSet || r.kind == kindDelete) {
+		c.status.proveQuorum()
+	}
 	if r.action != "" {
 		c.metrics.observe(r.kind, r.action, r.key, start, err)
 		if tracing.Load() {

@@ -40,6 +40,11 @@ type statusState struct {
 	// heartbeatError for why "never" does not fail the status.
 	lastHeartbeat time.Time
 
+	// quorumProvenAt is when (local clock, unix ns) a request that needs a
+	// quorum last succeeded: a write, a transaction or a lease grant is
+	// committed through raft only with a quorum of members. Zero: never.
+	quorumProvenAt atomic.Int64
+
 	// rounds counts completed status checks, so that tests can wait for
 	// "the checker looked again" instead of for a span of time.
 	rounds atomic.Uint64
@@ -48,6 +53,16 @@ type statusState struct {
 // statusErrsBuffer is how many status errors wait for a slow reader before
 // new ones are dropped.
 const statusErrsBuffer = 128
+
+// proveQuorum records that a request committed by a quorum just succeeded.
+func (s *statusState) proveQuorum() { s.quorumProvenAt.Store(time.Now().UnixNano()) }
+
+// quorumProvenWithin reports whether a committed request succeeded within d
+// of now.
+func (s *statusState) quorumProvenWithin(now time.Time, d time.Duration) bool {
+	at := s.quorumProvenAt.Load()
+	return at != 0 && now.Sub(time.Unix(0, at)) < d
+}
 
 func (c *etcdClient) initStatus() {
 	c.status.snapshot = kvstore.Status{State: kvstore.StateWarning, Msg: connectingMsg}
@@ -185,7 +200,9 @@ func (c *etcdClient) initialConnectionFailed() bool {
 // returned channel is closed when the lock session current at the time of
 // the call ends (its lease expired or the client was closed), or at once if
 // the initial connection failed. A session that is being replaced after a
-// loss is waited for in the background.
+// loss is waited for in the background. The lock lease is granted lazily
+// (establishSession): a client that never locked gets one granted by its
+// first call of Disconnected.
 func (c *etcdClient) Disconnected() <-chan struct{} {
 	out := make(chan struct{})
 	go func() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"sync"
@@ -15,19 +16,32 @@ import (
 )
 
 // runStatusChecker checks the health every StatusCheckInterval(allConnected)
-// until Close: the first check right away, the next ones sooner while
-// something is wrong. It runs on c.wg.
+// until Close, sooner while something is wrong. It runs on c.wg.
+//
+// The first check comes half an interval to a whole one after the
+// connection: the connection itself just proved what a check would (the
+// first session's lease grant is committed by a quorum), so a fleet
+// starting together sends no status traffic while it starts, and its checks
+// are spread over the interval instead of arriving in step. Every later wait
+// is jittered by ±10 % so that they do not fall back into step.
 func (c *etcdClient) runStatusChecker() {
+	wait := statusWait(c.extra.StatusCheckInterval(true), 0.5, 1)
 	for {
-		allConnected := c.checkStatus(c.ctx)
-		t := time.NewTimer(c.extra.StatusCheckInterval(allConnected))
+		t := time.NewTimer(wait)
 		select {
 		case <-c.ctx.Done():
 			t.Stop()
 			return
 		case <-t.C:
 		}
+		allConnected := c.checkStatus(c.ctx)
+		wait = statusWait(c.extra.StatusCheckInterval(allConnected), 0.9, 1.1)
 	}
+}
+
+// statusWait returns d scaled by a uniform factor in [lo, hi).
+func statusWait(d time.Duration, lo, hi float64) time.Duration {
+	return time.Duration(float64(d) * (lo + (hi-lo)*rand.Float64()))
 }
 
 // endpointResult is the outcome of one endpoint probe.

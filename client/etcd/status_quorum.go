@@ -20,7 +20,9 @@ var (
 )
 
 // quorumCheck proves that the store is reachable and commits writes: it
-// waits for the first session, then takes and releases a distributed lock
+// waits for the first session; then a request of ours committed within the
+// status check timeout (quorumProvenWithin) is proof enough, otherwise it
+// takes and releases a distributed lock
 // under kvstore.InitLockPath/<random hex>. A lock needs a committed write,
 // so it fails without a quorum even where a serializable read would still
 // succeed. The random suffix keeps a lock left behind by a dead process from
@@ -43,6 +45,13 @@ func (c *etcdClient) quorumCheck(ctx context.Context) error {
 		return fmt.Errorf("%w: %w", errTimeoutInitialConnection, ctx.Err())
 	}
 	if c.extra != nil && c.extra.NoLockQuorumCheck {
+		return nil
+	}
+	if c.status.quorumProvenWithin(time.Now(), c.extra.EffectiveStatusCheckTimeout()) {
+		// A write of ours was committed moments ago: that is the proof
+		// the lock would give, so a busy client (and a fleet of them
+		// starting: the first session's lease grant) adds no lock
+		// traffic. An idle client takes the lock.
 		return nil
 	}
 	path := fmt.Sprintf("%s/%x", kvstore.InitLockPath, rand.Uint64())

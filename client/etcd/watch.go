@@ -2,6 +2,7 @@ package etcd
 
 import (
 	"context"
+	"math/rand/v2"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -22,11 +23,12 @@ import (
 //  2. list the prefix in pages of etcd.limit, every page after the first
 //     pinned to the first page's revision, emitting Create per key as each
 //     page arrives, then ListDone once (watch_list.go);
-//  3. watch from the list revision + 1 (watch_stream.go). A watch that
-//     fails (compaction, lost leader, server error) sends the goroutine
-//     back to phase 2 for a resync, which reports the keys still present as
-//     Modify and synthesises Delete for those that vanished; a watch channel
-//     that merely closes is re-created from the next revision.
+//  3. watch from the list revision + 1 (watch_stream.go). A watch whose
+//     history was compacted sends the goroutine back to phase 2 for a
+//     resync (after a random delay within ExtraOptions.RelistSpread), which reports the keys still present as Modify and
+//     synthesises Delete for those that vanished; a watch that ends
+//     otherwise (channel closed, lost leader, server error) is re-created
+//     from the next revision, with backoff.
 //
 // The goroutine exits, closing Events, when ctx ends, Stop is called or the
 // client is closed. List and watch creations go through the rate limiter
@@ -146,6 +148,13 @@ func (r *watchRun) run() {
 		}
 		r.nextRev = rev + 1
 		if !r.watch() {
+			return
+		}
+		// The history was compacted past the watch: relist, after a
+		// random share of the relist spread, since every watcher of
+		// the fleet was compacted past at the same moment.
+		spread := r.c.extra.EffectiveRelistSpread()
+		if backoff.Sleep(r.ctx, rand.N(spread)) != nil {
 			return
 		}
 	}

@@ -11,10 +11,11 @@ import (
 )
 
 // watch follows the prefix from r.nextRev. It returns true when the watch
-// failed in a way that needs a resync (compaction, lost leader, any error
-// the server reported), false once the watcher must exit. A channel that
-// closes without an error is re-created from the next revision: nothing was
-// lost, so no list is needed.
+// failed in a way that needs a resync (the history from nextRev was
+// compacted), false once the watcher must exit. A channel that closes, or a
+// watch the server ends for any other reason (lost leader, shutdown), is
+// re-created from the next revision after a backoff: nothing was lost, so no
+// list is needed.
 func (r *watchRun) watch() (resync bool) {
 	for !r.done() {
 		wctx, cancel := context.WithCancel(r.ctx)
@@ -103,7 +104,14 @@ func (r *watchRun) consume(ch clientv3.WatchChan) (progressed, failed bool, err 
 				return progressed, true, fmt.Errorf("watching from revision %d: history compacted up to revision %d: %w",
 					r.nextRev, resp.CompactRevision, err)
 			}
-			return progressed, true, fmt.Errorf("watching from revision %d: %w", r.nextRev, err)
+			// Any other end (the member lost its leader, the server
+			// shut down, overload) lost nothing: the history from
+			// nextRev is still there, so the watch resumes from it
+			// instead of relisting. A fleet relisting after every
+			// leader election is the load that keeps a cluster down
+			// (Cilium #42977); should the history be gone by then,
+			// the new watch is told so and relists.
+			return progressed, false, fmt.Errorf("watching from revision %d: %w", r.nextRev, err)
 		}
 		if resp.IsProgressNotify() {
 			// Everything up to the header revision was delivered.
@@ -138,8 +146,14 @@ func (r *watchRun) deliver(ev *clientv3.Event) bool {
 		}
 		return r.emit(kvstore.EventTypeDelete, k, nil)
 	default:
+		// A version above 1 says the key existed at the previous
+		// revision, which this consistent stream (list, then watch from
+		// the list's revision) has reported: the key set knows it, and
+		// the lookup, a tenth of the client's cost per event in a busy
+		// fleet, is skipped. A first version is a creation, or a
+		// re-creation after a delete the set has recorded.
 		typ := kvstore.EventTypeModify
-		if !r.keys.See(k) {
+		if ev.Kv.Version <= 1 && !r.keys.See(k) {
 			typ = kvstore.EventTypeCreate
 		}
 		return r.emit(typ, k, ev.Kv.Value)

@@ -106,6 +106,16 @@ func (b *Book[ID, L]) Value(id ID) (L, bool) {
 	return e.value, true
 }
 
+// SetValue replaces the value of lease id (a renewed keepalive session); it
+// reports false if the lease is unknown (removed meanwhile).
+func (b *Book[ID, L]) SetValue(id ID, value L) bool {
+	e, ok := b.leases[id]
+	if ok {
+		e.value = value
+	}
+	return ok
+}
+
 // Release detaches key from its lease; the lease stays for reuse.
 func (b *Book[ID, L]) Release(key string) {
 	id, ok := b.keys[key]
