@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hivekv/kvstore"
 	"github.com/hivekv/kvstore/allocator"
 )
 
@@ -16,7 +17,9 @@ func TestReplacedAllocatorKeepsItsLeaseObserver(t *testing.T) {
 	forEachKit(t, func(t *testing.T, k kit) {
 		ctx := testCtx(t)
 		base := basePath(t)
-		c := k.newCli(t)
+		// A revoked lease is noticed at its next keepalive, every third
+		// of the TTL: a short TTL keeps that within the test's bound.
+		c := k.b.New(t, nil, &kvstore.ExtraOptions{LeaseTTL: kvstore.MinLeaseTTL})
 		old := newAllocator(t, c, base, "n", allocator.WithSyncInterval(0))
 		replacement := newAllocator(t, c, base, "n", allocator.WithSyncInterval(0))
 		old.Close()
