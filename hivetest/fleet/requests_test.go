@@ -15,10 +15,12 @@ import (
 // SyncStore wrote its node key and its WatchStore listed, counted at the
 // gRPC level (docs/fleet.md explains each line). Raw clientv3 doing the
 // same job needs one grant, one keepalive, one put, one list and one watch:
-// the one request more is the watch of the heartbeat key behind the status
-// (it shares the gRPC stream of the other watch). No lock traffic, no
-// status probe, no second lease: the first session is the data lease, and
-// its grant proves the quorum that Connected waits for.
+// the requests more are the watch of the heartbeat key behind the status
+// (it shares the gRPC stream of the other watch) and one status request per
+// endpoint right after connecting, so that the first Status() already names
+// every endpoint's version and the leader. No lock traffic, no second
+// lease: the first session is the data lease, and its grant proves the
+// quorum that Connected waits for.
 var perAgentStart = map[hivetest.RequestKind]int{
 	hivetest.KindLeaseGrant:     1, // the data lease: the first session, and the node key's lease
 	hivetest.KindLeaseKeepAlive: 1, // its first keepalive (then one every TTL/3: 5 min)
@@ -27,6 +29,7 @@ var perAgentStart = map[hivetest.RequestKind]int{
 	hivetest.KindList:           1, // the WatchStore's list (one page)
 	hivetest.KindWatch:          2, // the WatchStore's watch and the heartbeat watch
 	hivetest.KindStreams:        2, // one keepalive stream, one watch stream for both watches
+	hivetest.KindStatus:         1, // the first status line (one per endpoint; one endpoint here)
 }
 
 // TestRequestsPerAgentStart pins the request count of an agent's start, so
@@ -55,7 +58,7 @@ func TestRequestsPerAgentStart(t *testing.T) {
 		return counter.Counts()[hivetest.KindLeaseKeepAlive] == agents
 	}, 10*time.Second, 10*time.Millisecond, "counts: %v", hivetest.FormatCounts(counter.Counts()))
 	require.Equal(t, want, counter.Counts(), "requests of %d agents' start: %s", agents, hivetest.FormatCounts(counter.Counts()))
-	require.Equal(t, 6*agents, hivetest.Requests(counter.Counts()))
+	require.Equal(t, 7*agents, hivetest.Requests(counter.Counts()))
 }
 
 // TestRequestCounterKinds checks the classification itself on a raw client.
