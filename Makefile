@@ -67,11 +67,13 @@ scale-mesh:
 # restarts the whole cluster, and prints per fault the time to converge,
 # requests by kind, relists and missing keys (fails if any is missing).
 # See docs/fleet.md.
+# FLEET_FAULTS=leader-kill,churn picks faults (churn: 200 updates/s for 10 s).
 FLEET_AGENTS ?= 500
+FLEET_FAULTS ?= all
 FLEET_MAX_LISTS ?= 100
 scale-fleet:
 	$(GO) test -count=1 -timeout 60m -v ./hivetest/fleet -run '^TestScenario$$' \
-		-fleet.agents=$(FLEET_AGENTS) -fleet.faults=all -fleet.max-lists-per-second=$(FLEET_MAX_LISTS)
+		-fleet.agents=$(FLEET_AGENTS) -fleet.faults=$(FLEET_FAULTS) -fleet.max-lists-per-second=$(FLEET_MAX_LISTS)
 
 vet:
 	$(GO) vet $(VETFLAGS) $(PKGS)

@@ -25,8 +25,11 @@ const (
 	FaultChurn      = "churn"       // ChurnRate updates/s for ChurnDuration: overload at fleet size
 )
 
-// AllFaults is every fault, in order.
-var AllFaults = []string{FaultNone, FaultLeaderKill, FaultCompaction, FaultRestartAll, FaultChurn}
+// AllFaults is every fault but FaultChurn, in order. Churn is opt-in: at
+// 500 agents on a 2-core machine its round did not converge within 5 min in
+// one run, and closing the fleet then hung in clientv3's watch stream
+// teardown (docs/fleet.md, open issues).
+var AllFaults = []string{FaultNone, FaultLeaderKill, FaultCompaction, FaultRestartAll}
 
 // ScenarioConfig configures Run.
 type ScenarioConfig struct {
@@ -248,7 +251,7 @@ func (s *scenario) inject(ctx context.Context, fault string) (after func(context
 		s.churn(ctx)
 		return nil, nil
 	}
-	return nil, fmt.Errorf("unknown fault %q (known: %s)", fault, strings.Join(AllFaults, ", "))
+	return nil, fmt.Errorf("unknown fault %q (known: %s, %s)", fault, strings.Join(AllFaults, ", "), FaultChurn)
 }
 
 // churn updates the agents' keys round-robin at ChurnRate for

@@ -16,7 +16,7 @@ import (
 // the normal test run keeps it a smoke: 20 agents, one fault.
 var (
 	scaleAgents   = flag.Int("fleet.agents", 20, "agents of TestScenario")
-	scaleFaults   = flag.String("fleet.faults", FaultLeaderKill, "comma-separated faults of TestScenario, or \"all\"")
+	scaleFaults   = flag.String("fleet.faults", FaultLeaderKill, "comma-separated faults of TestScenario (none, leader-kill, compaction, restart-all, churn), or \"all\" (all but churn)")
 	scaleMaxLists = flag.Int("fleet.max-lists-per-second", 100, "relist bound of TestScenario's compaction fault")
 )
 
