@@ -26,7 +26,7 @@ func requireQuickstartOutput(t *testing.T, out string) {
 	t.Helper()
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	require.Len(t, lines, 3, out)
-	require.Regexp(t, `^connected: Ok: etcd: 1/1 connected, leases=\d+, lock leases=1, has-quorum=true: http://127\.0\.0\.1:\d+ - 3\.\d+\.\d+ \(Leader\)$`, lines[0])
+	require.Regexp(t, `^connected: Ok: etcd: 1/1 connected, leases=\d+, lock leases=\d+, has-quorum=true: http://127\.0\.0\.1:\d+ - 3\.\d+\.\d+ \(Leader\)$`, lines[0])
 	require.Regexp(t, `^ID (\d+) for app=quickstart; \(new=true\)$`, lines[1])
 	id := strings.Fields(lines[1])[1]
 	require.Equal(t, `quickstart/greetings/hello = "from ID `+id+`"`, lines[2])
