@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hivekv/kvstore/hivetest"
+	"github.com/hivekv/kvstore/internal/backoff"
 )
 
 // FaultResult is how one fault went.
@@ -42,14 +43,14 @@ func (e *env) faults(ctx context.Context, res *Result) {
 		if err := e.local.Kill(); err != nil {
 			return err
 		}
-		_ = sleepCtx(ctx, downtime)
+		_ = backoff.Sleep(ctx, downtime)
 		return restartServer(ctx, e.local)
 	}))
 	res.Faults = append(res.Faults, e.fault(ctx, "kill+restart remote server 0", func() error {
 		if err := e.remotes[0].Kill(); err != nil {
 			return err
 		}
-		_ = sleepCtx(ctx, downtime)
+		_ = backoff.Sleep(ctx, downtime)
 		return restartServer(ctx, e.remotes[0])
 	}))
 	res.Faults = append(res.Faults, e.fault(ctx, "remove+re-add config of "+clusterName(0), func() error {
@@ -119,6 +120,6 @@ func (e *env) waitGone(ctx context.Context, cluster string) int {
 		if left == 0 || time.Since(start) > e.cfg.ConvergeTimeout || ctx.Err() != nil {
 			return left
 		}
-		_ = sleepCtx(ctx, 100*time.Millisecond)
+		_ = backoff.Sleep(ctx, 100*time.Millisecond)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/hivekv/kvstore"
 	"github.com/hivekv/kvstore/client"
 	"github.com/hivekv/kvstore/hivetest"
+	"github.com/hivekv/kvstore/internal/backoff"
 	"github.com/hivekv/kvstore/mesh"
 	"github.com/hivekv/kvstore/store"
 )
@@ -265,7 +266,7 @@ func (e *env) bootstrap(ctx context.Context, res *Result) error {
 		if time.Since(start) > e.cfg.ConvergeTimeout {
 			return fmt.Errorf("meshscale: the mesh did not sync every cluster within %s", e.cfg.ConvergeTimeout)
 		}
-		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+		if err := backoff.Sleep(ctx, 50*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -332,7 +333,7 @@ func (e *env) converge(ctx context.Context, timeout time.Duration) (time.Duratio
 			lastReport = time.Now()
 			e.progress("converging for %s: %d missing, %d stale, %d extra; e.g. %s", time.Since(start).Round(time.Second), m, s, x, e.explain(ctx, exampleKey(ex), worst))
 		}
-		_ = sleepCtx(ctx, e.convergePoll())
+		_ = backoff.Sleep(ctx, e.convergePoll())
 	}
 }
 
@@ -429,17 +430,6 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // exampleKey is the key of a diff's example ("stale <key>").
