@@ -30,3 +30,8 @@ func wrapOp(op, key string, err error) error {
 	}
 	return operr.Wrap(op, key, err)
 }
+
+// errWatchStalled fires when the liveness check (watch_liveness.go) finds a
+// watch, or a watch creation, silent while its gRPC stream answers progress
+// requests for other watches: the watch is re-created on a fresh stream.
+var errWatchStalled = errors.New("watch stalled: the stream answers progress requests, this watch does not")

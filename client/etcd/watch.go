@@ -26,7 +26,10 @@ import (
 //     fails (compaction, lost leader, server error) sends the goroutine
 //     back to phase 2 for a resync, which reports the keys still present as
 //     Modify and synthesises Delete for those that vanished; a watch channel
-//     that merely closes is re-created from the next revision.
+//     that merely closes is re-created from the next revision, and so is a
+//     watch the liveness check finds stalled (watch_liveness.go: silent
+//     while its gRPC stream answers progress requests for other watches),
+//     on a fresh gRPC stream.
 //
 // The goroutine exits, closing Events, when ctx ends, Stop is called or the
 // client is closed. List and watch creations go through the rate limiter
