@@ -31,6 +31,7 @@ type createSwallower struct {
 	n     atomic.Int64 // the creation to lose, counted from arming
 	seen  atomic.Int64
 	lost  atomic.Bool
+	only  string // if set, only creations of keys with this prefix count
 }
 
 func (s *createSwallower) arm(n int64) {
@@ -56,7 +57,8 @@ type swallowingStream struct {
 }
 
 func (ss *swallowingStream) SendMsg(m any) error {
-	if req, ok := m.(*pb.WatchRequest); ok && req.GetCreateRequest() != nil && ss.s.armed.Load() {
+	if req, ok := m.(*pb.WatchRequest); ok && req.GetCreateRequest() != nil && ss.s.armed.Load() &&
+		strings.HasPrefix(string(req.GetCreateRequest().Key), ss.s.only) {
 		if ss.s.seen.Add(1) == ss.s.n.Load() {
 			ss.s.armed.Store(false)
 			ss.s.lost.Store(true)
@@ -257,4 +259,42 @@ func TestWatchLivenessNeverRecreatesOnHealthyOrDeadServer(t *testing.T) {
 		}, watchTestWait, 50*time.Millisecond)
 	}
 	require.Eventually(t, func() bool { return finals.Load() == watchers }, watchTestWait, 10*time.Millisecond)
+}
+
+// TestStuckWatchCreationLeavesRequestSlotsFree: clientv3's Watch waits in
+// the stream's creation queue until the server answers. A creation that is
+// never answered must not hold one of the client's inflight request slots
+// meanwhile: with a single slot, every other request would wait forever.
+func TestStuckWatchCreationLeavesRequestSlotsFree(t *testing.T) {
+	srv := hivetest.SharedServer(t)
+	prefix := hivetest.UniquePrefix(t)
+	swallow := &createSwallower{only: prefix}
+	log, _ := logtest.NewNullLogger()
+	c, errCh := etcd.New(context.Background(), map[string]string{
+		kvstore.EtcdAddrOption:        srv.Endpoint(),
+		kvstore.EtcdRateLimitOption:   "10000",
+		kvstore.EtcdMaxInflightOption: "1",
+	}, &kvstore.ExtraOptions{
+		DialOption:          append(hivetest.FastReconnectDialOptions(), swallow.dialOption()),
+		LockLeaseTTL:        5 * time.Second,
+		ConnectivityTimeout: 20 * time.Second,
+		Logger:              log,
+	})
+	require.NotNil(t, c)
+	t.Cleanup(c.Close)
+	require.NoError(t, <-errCh)
+	// The check would re-create the watch; here the creation must stay
+	// stuck while the Get runs.
+	etcd.SetWatchLivenessForTest(c, time.Hour, time.Hour)
+	ctx := watchTestCtx(t)
+
+	swallow.arm(1)
+	w := c.ListAndWatch(ctx, prefix, 1)
+	t.Cleanup(w.Stop)
+	require.Eventually(t, swallow.lost.Load, watchTestWait, time.Millisecond)
+
+	getCtx, cancel := context.WithTimeout(ctx, watchTestWait)
+	defer cancel()
+	_, err := c.Get(getCtx, prefix+"k")
+	require.NoError(t, err, "a stuck watch creation must not hold the only request slot")
 }

@@ -84,30 +84,31 @@ func (r *watchRun) stalled(s *watchStream, phase string) bool {
 	return backoff.Sleep(r.ctx, rand.N(grace)) == nil
 }
 
-// startWatch opens one watch on s from r.nextRev. The request holds a
-// rate-limit token and an inflight slot only while it is being set up: a
-// watch is long-lived and must not occupy a slot for its lifetime.
+// startWatch opens one watch on s from r.nextRev. It takes a rate-limit
+// token like every request, but gives the inflight slot back before the
+// creation: clientv3 creates the watches of a stream one at a time, so
+// holding a slot while queued there bounds nothing, and a creation that is
+// never answered would keep the slot for good, starving every other request
+// of the client.
 //
 // clientv3's Watch returns once the server answered the creation, which
 // never happens behind a lost creation in the stream's queue; a guard
 // applies the liveness check meanwhile and cancels ctx (cancel) when the
 // creation is stalled, and startWatch then returns errWatchStalled.
 func (r *watchRun) startWatch(ctx context.Context, cancel context.CancelFunc, s *watchStream) (clientv3.WatchChan, error) {
-	ch, err := do(ctx, r.c, request{}, func(cli *clientv3.Client) (clientv3.WatchChan, error) {
-		created := make(chan struct{})
-		var stalled atomic.Bool
-		if !r.c.spawn(func() { r.guardCreate(ctx, cancel, cli, s, created, &stalled) }) {
-			return nil, kvstore.ErrClientClosed
-		}
-		ch := cli.Watch(s.ctx(ctx), r.prefix, clientv3.WithPrefix(), clientv3.WithRev(r.nextRev))
-		close(created)
-		if stalled.Load() {
-			return nil, errWatchStalled
-		}
-		return ch, nil
-	})
+	cli, err := do(ctx, r.c, request{}, func(cli *clientv3.Client) (*clientv3.Client, error) { return cli, nil })
 	if err != nil {
 		return nil, wrapOp("watch", r.prefix, err)
+	}
+	created := make(chan struct{})
+	var stalled atomic.Bool
+	if !r.c.spawn(func() { r.guardCreate(ctx, cancel, cli, s, created, &stalled) }) {
+		return nil, wrapOp("watch", r.prefix, kvstore.ErrClientClosed)
+	}
+	ch := cli.Watch(s.ctx(ctx), r.prefix, clientv3.WithPrefix(), clientv3.WithRev(r.nextRev))
+	close(created)
+	if stalled.Load() {
+		return nil, wrapOp("watch", r.prefix, errWatchStalled)
 	}
 	if tracing.Load() {
 		Trace("Watch started", nil, logrus.Fields{"prefix": r.prefix, "revision": r.nextRev, "stream": s.gen})
