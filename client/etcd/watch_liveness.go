@@ -31,9 +31,12 @@ import (
 // resume, so it asks once more; if it misses that answer too, it is not on
 // the stream: it is stalled, and is re-created from its next revision (no
 // relist) on a fresh stream, so that it does not queue behind the stuck
-// creation again. A server that answers nobody (down, or slow: etcd defers
-// progress while watches catch up) is waited for, never amplified: nothing is
-// re-created until the stream proves alive.
+// creation again. A server that answers nobody is waited for, never
+// amplified: nothing is re-created until the stream proves alive. That covers
+// a server that is down, and a slow one: etcd drops a progress request while
+// any watch of the stream is still catching up or starts beyond the current
+// revision (so on a store nobody wrote to since the watches started, nothing
+// is answered and nothing is judged).
 
 const (
 	// defaultWatchIdle is how long a watch may be quiet before it asks
