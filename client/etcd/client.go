@@ -64,6 +64,8 @@ type etcdClient struct {
 	lock   lockState   // lock.go
 	status statusState // status.go
 
+	watchStreams watchStreams // watch_liveness.go
+
 	// spawnMu orders spawn against Close: once closing is set no goroutine
 	// joins wg, so Close's wg.Wait cannot race a late wg.Add.
 	spawnMu sync.Mutex

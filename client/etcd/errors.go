@@ -35,3 +35,8 @@ func wrapOp(op, key string, err error) error {
 // the lease had been reported lost meanwhile (a write found it gone): the
 // new keepalive is dropped, and nothing is reported twice.
 var errLeaseForgotten = errors.New("lease was reported lost while its keepalive was being restarted")
+
+// errWatchStalled fires when the liveness check (watch_liveness.go) finds a
+// watch, or a watch creation, silent while its gRPC stream answers progress
+// requests for other watches: the watch is re-created on a fresh stream.
+var errWatchStalled = errors.New("watch stalled: the stream answers progress requests, this watch does not")

@@ -25,10 +25,13 @@ import (
 //     page arrives, then ListDone once (watch_list.go);
 //  3. watch from the list revision + 1 (watch_stream.go). A watch whose
 //     history was compacted sends the goroutine back to phase 2 for a
-//     resync (after a random delay within ExtraOptions.RelistSpread), which reports the keys still present as Modify and
-//     synthesises Delete for those that vanished; a watch that ends
-//     otherwise (channel closed, lost leader, server error) is re-created
-//     from the next revision, with backoff.
+//     resync (after a random delay within ExtraOptions.RelistSpread), which
+//     reports the keys still present as Modify and synthesises Delete for
+//     those that vanished; a watch that ends otherwise (channel closed, lost
+//     leader, server error) is re-created from the next revision, with
+//     backoff, and so is a watch the liveness check finds stalled
+//     (watch_liveness.go: silent while its gRPC stream answers progress
+//     requests for other watches), on a fresh gRPC stream.
 //
 // The goroutine exits, closing Events, when ctx ends, Stop is called or the
 // client is closed. List and watch creations go through the rate limiter
