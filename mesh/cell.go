@@ -20,11 +20,11 @@ import (
 // (cells.Client).
 //
 // Optional inputs: cell.Health (the "kvstoremesh" scope: leader or
-// standby, one part per remote cluster), store.Factory (store.Cell: stores with the graph's
-// logger and the store metrics labelled source_cluster), logrus.FieldLogger,
-// prometheus.Registerer (the mesh's own Metrics) and *Options (the
-// non-flag settings; its Log, Factory and Metrics are filled from the graph
-// when unset).
+// standby, one part per remote cluster), store.Factory (store.Cell: stores
+// with the graph's logger and the store metrics labelled source_cluster),
+// logrus.FieldLogger, prometheus.Registerer (the mesh's own Metrics) and
+// *Options (the non-flag settings; its Log, Factory, Metrics and Health are
+// filled from the graph when unset).
 //
 // Lifecycle: populate fails when a flag is invalid. Start returns at once;
 // a background job awaits the local client and runs the mesh (leader
@@ -112,5 +112,7 @@ func (h *meshHook) Start(cell.HookContext) error {
 
 // Stop implements cell.HookInterface.
 func (h *meshHook) Stop(ctx cell.HookContext) error {
-	return h.jobs.Stop(ctx, "kvstoremesh")
+	err := h.jobs.Stop(ctx, "kvstoremesh")
+	h.m.health.stopped() // also when idle: Run never ran to report it
+	return err
 }

@@ -11,9 +11,10 @@ import (
 // internal/modhealth; nothing is reported without Options.Health): a
 // "leader" part (leader, standby — both OK — or idle), a "config-dir" part
 // while the config directory cannot be read, and a "cluster-<name>" part per
-// remote cluster, also in a child scope of that name. It is driven from the
-// goroutine of Run only (the leader's reconcile loop reports after each
-// pass), so it needs no lock.
+// remote cluster, also in a child scope of that name. report, standby and
+// dirError are called from the goroutine of Run only (the leader's reconcile
+// loop reports after each pass), so the maps need no lock; idle and stopped
+// touch only modhealth, which is safe from any goroutine.
 type meshHealth struct {
 	module   *modhealth.Module
 	leader   *modhealth.Part

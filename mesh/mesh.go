@@ -33,7 +33,7 @@ type Mesh struct {
 	opts Options
 
 	local     kvstore.BackendOperations // set by Run
-	health    *meshHealth               // used by Run's goroutine only
+	health    *meshHealth               // see meshHealth for who calls it
 	running   atomic.Bool
 	leader    atomic.Bool
 	elections atomic.Int64
