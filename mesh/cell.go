@@ -19,11 +19,12 @@ import (
 // local kvstore of the graph's promise.Promise[kvstore.BackendOperations]
 // (cells.Client).
 //
-// Optional inputs: store.Factory (store.Cell: stores with the graph's
-// logger and the store metrics labelled source_cluster), logrus.FieldLogger,
-// prometheus.Registerer (the mesh's own Metrics) and *Options (the
-// non-flag settings; its Log, Factory and Metrics are filled from the graph
-// when unset).
+// Optional inputs: cell.Health (the "kvstoremesh" scope: leader or
+// standby, one part per remote cluster), store.Factory (store.Cell: stores
+// with the graph's logger and the store metrics labelled source_cluster),
+// logrus.FieldLogger, prometheus.Registerer (the mesh's own Metrics) and
+// *Options (the non-flag settings; its Log, Factory, Metrics and Health are
+// filled from the graph when unset).
 //
 // Lifecycle: populate fails when a flag is invalid. Start returns at once;
 // a background job awaits the local client and runs the mesh (leader
@@ -50,6 +51,7 @@ type cellParams struct {
 	Factory    store.Factory         `optional:"true"`
 	Log        logrus.FieldLogger    `optional:"true"`
 	Registerer prometheus.Registerer `optional:"true"`
+	Health     cell.Health           `optional:"true"`
 }
 
 func newCellMesh(p cellParams) (*Mesh, error) {
@@ -66,6 +68,9 @@ func newCellMesh(p cellParams) (*Mesh, error) {
 	opts.Log = opts.Log.WithField("subsys", "kvstoremesh")
 	if opts.Factory == nil {
 		opts.Factory = p.Factory
+	}
+	if opts.Health == nil {
+		opts.Health = p.Health
 	}
 	if opts.Metrics == nil && p.Registerer != nil {
 		m, err := NewMetrics(p.Registerer)
@@ -96,6 +101,7 @@ func (h *meshHook) Start(cell.HookContext) error {
 		if err != nil {
 			if ctx.Err() == nil {
 				h.m.opts.Log.WithError(err).Error("kvstoremesh idle: no local kvstore")
+				h.m.health.idle(err)
 			}
 			return
 		}
@@ -106,5 +112,7 @@ func (h *meshHook) Start(cell.HookContext) error {
 
 // Stop implements cell.HookInterface.
 func (h *meshHook) Stop(ctx cell.HookContext) error {
-	return h.jobs.Stop(ctx, "kvstoremesh")
+	err := h.jobs.Stop(ctx, "kvstoremesh")
+	h.m.health.stopped() // also when idle: Run never ran to report it
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cilium/hive/cell"
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/pflag"
 
@@ -106,6 +107,10 @@ type Options struct {
 	// StatusInterval is how often the leader publishes its status under
 	// StatusKey (default 5s; negative: never).
 	StatusInterval time.Duration
+	// Health receives the mesh's health in its scope "kvstoremesh" (nil:
+	// none; Cell sets the graph's): leader or standby, and each remote
+	// cluster's (see docs/health.md).
+	Health cell.Health
 }
 
 func (o Options) withDefaults() Options {

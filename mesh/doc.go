@@ -27,7 +27,9 @@
 //     lock session ends (lease expiry or release).
 //   - Status: Mesh.Status (connected, synced, keys, last error per
 //     cluster), published by the leader under StatusKey for kvstorectl,
-//     the kvstoremesh/status script command, and Metrics.
+//     the kvstoremesh/status script command, and Metrics; with a
+//     cell.Health, the "kvstoremesh" scope (leader or standby, and one
+//     cluster-<name> part per remote cluster: docs/health.md).
 //
 // Cell composes it into a hive with cells.Client and store.Cell.
 package mesh

@@ -33,6 +33,7 @@ type Mesh struct {
 	opts Options
 
 	local     kvstore.BackendOperations // set by Run
+	health    *meshHealth               // see meshHealth for who calls it
 	running   atomic.Bool
 	leader    atomic.Bool
 	elections atomic.Int64
@@ -48,7 +49,10 @@ func New(cfg Config, opts Options) (*Mesh, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Mesh{cfg: cfg, opts: opts.withDefaults(), remotes: map[string]*remote{}, drains: map[string]*drain{}}, nil
+	return &Mesh{
+		cfg: cfg, opts: opts.withDefaults(), health: newMeshHealth(opts),
+		remotes: map[string]*remote{}, drains: map[string]*drain{},
+	}, nil
 }
 
 // Run mirrors until ctx ends, through local. With leader election (the
@@ -62,6 +66,7 @@ func (m *Mesh) Run(ctx context.Context, local kvstore.BackendOperations) error {
 		return errors.New("kvstoremesh: already running")
 	}
 	defer m.running.Store(false)
+	defer m.health.stopped()
 	m.local = local
 	if !m.cfg.KVStoremeshLeaderElection {
 		m.lead(ctx)
@@ -70,6 +75,7 @@ func (m *Mesh) Run(ctx context.Context, local kvstore.BackendOperations) error {
 	b := m.newBackoff()
 	lockPath := LeaderLockPath(m.cfg.ClusterName)
 	for ctx.Err() == nil {
+		m.health.standby(lockPath)
 		// The session watched is the one the lock is taken under:
 		// taken before LockPath, a session lost in between only
 		// costs a new election.
@@ -158,6 +164,7 @@ func (m *Mesh) lead(ctx context.Context) {
 			orphansChecked = m.drainOrphans(ctx)
 		}
 		st := m.Status() // also refreshes the readiness metrics
+		m.health.report(st)
 		if m.opts.StatusInterval > 0 && time.Since(lastPublish) >= m.opts.StatusInterval {
 			m.publish(ctx, st)
 			lastPublish = time.Now()

@@ -158,9 +158,9 @@ func (r *remote) once(ctx context.Context) error {
 	err = mirror.Run(ctx)
 	wg.Wait()
 	if err == nil {
-		err = ctx.Err()
+		return ctx.Err()
 	}
-	return err
+	return fmt.Errorf("cluster %q: mirroring: %w", r.name, err)
 }
 
 // watchErrors records the remote client's failing status checks as the
@@ -200,6 +200,7 @@ func (r *remote) status() ClusterStatus {
 	}
 	if r.lastErr != nil {
 		st.LastError = r.lastErr.Error()
+		st.err = r.lastErr
 	}
 	return st
 }

@@ -48,6 +48,8 @@ type ClusterStatus struct {
 	LastError string `json:"lastError,omitempty"`
 	// Since is when the current configuration (or the drain) began.
 	Since time.Time `json:"since"`
+
+	err error // LastError's error, for the health's classification
 }
 
 func (s *Status) sort() {
