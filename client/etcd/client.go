@@ -187,6 +187,7 @@ func (c *etcdClient) dial(ctx context.Context) error {
 		cfg, err := buildClientConfig(c.opts)
 		if err == nil {
 			cfg.Context = c.ctx
+			cfg.DialOptions = append(cfg.DialOptions, bufferPoolOptions()...)
 			if c.extra != nil {
 				cfg.DialOptions = append(cfg.DialOptions, c.extra.DialOption...)
 			}
